@@ -1,0 +1,139 @@
+"""The connect-the-dots interpolant f_D and its norm R* (SPEC section 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike, NDArray
+
+from mtlreg._validation import check_array, check_targets
+from mtlreg.model import ShallowReLUNet
+
+
+def check_univariate(x: ArrayLike, Y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Validate 1-D data; return (x sorted, Y (N, T) in the same order).
+
+    Raises ``ValueError`` for fewer than 2 points, duplicate x, NaN/inf or
+    mismatched lengths.
+    """
+    x_arr = check_array(x, "x", ndim=(1,), min_rows=2)
+    y_arr = check_targets(Y, x_arr.shape[0], "Y")
+    order = np.argsort(x_arr, kind="stable")
+    x_arr, y_arr = x_arr[order], y_arr[order]
+    gaps = np.diff(x_arr)
+    if np.any(gaps <= 0):
+        dup = x_arr[1:][gaps <= 0][0]
+        raise ValueError(f"Parameter `x` should hold distinct values. Found {dup!r} twice.")
+    return x_arr, y_arr
+
+
+def slopes(x: ArrayLike, Y: ArrayLike) -> NDArray[np.float64]:
+    """Slopes s_i = (y_{i+1} - y_i) / (x_{i+1} - x_i), shape (N-1, T)."""
+    xs, ys = check_univariate(x, Y)
+    return np.diff(ys, axis=0) / np.diff(xs)[:, None]
+
+
+def slope_changes(x: ArrayLike, Y: ArrayLike) -> NDArray[np.float64]:
+    """Slope changes D_i = s_i - s_{i-1} at the interior points x_2..x_{N-1}, shape (N-2, T)."""
+    return np.diff(slopes(x, Y), axis=0)
+
+
+@dataclass(frozen=True)
+class ConnectTheDots:
+    """The connect-the-dots interpolant f_D of univariate multi-task data.
+
+    Each output is the piecewise-linear interpolant of its own labels, extended
+    linearly outside [x_1, x_N] with the end slopes. Call it on new inputs:
+    ``f(x_new)`` returns shape (M, T).
+
+    Attributes
+    ----------
+    x, Y
+        The sorted data, shapes (N,) and (N, T).
+    slopes
+        s_1..s_{N-1}, shape (N-1, T).
+    slope_changes
+        D_2..D_{N-1} at the knots ``x[1:-1]``, shape (N-2, T).
+    """
+
+    x: NDArray[np.float64]
+    Y: NDArray[np.float64]
+    slopes: NDArray[np.float64]
+    slope_changes: NDArray[np.float64]
+
+    @property
+    def knots(self) -> NDArray[np.float64]:
+        """The interior data points x_2..x_{N-1}, where f_D may bend."""
+        return self.x[1:-1]
+
+    @property
+    def n_tasks(self) -> int:
+        return int(self.Y.shape[1])
+
+    def __call__(self, x_new: ArrayLike) -> NDArray[np.float64]:
+        xn = check_array(x_new, "x_new", ndim=(1,))
+        relu = np.maximum(xn[:, None] - self.knots[None, :], 0.0)
+        return self.Y[0] + np.outer(xn - self.x[0], self.slopes[0]) + relu @ self.slope_changes
+
+    def norm(self) -> float:
+        """R* = sum_i ||D_i||_2, the VV norm of f_D (minimal over all interpolants)."""
+        return float(np.linalg.norm(self.slope_changes, axis=1).sum())
+
+    def to_network(self, dtype: torch.dtype = torch.float64) -> ShallowReLUNet:
+        """The equivalent balanced network with N-2 neurons and a skip connection.
+
+        f_D(x) = y_1 + s_1 (x - x_1) + sum_i D_i relu(x - x_i): neuron i has w = 1,
+        b = -x_i, v = D_i, then balanced to ||w|| = ||v||, so its WD equals R*.
+        A dataset with N = 2 gives a network of width 1 with a zero neuron.
+        """
+        n_knots = len(self.knots)
+        width = max(n_knots, 1)
+        net = ShallowReLUNet(1, self.n_tasks, width, skip=True, dtype=dtype)
+        with torch.no_grad():
+            w = np.ones((width, 1))
+            b = np.zeros(width)
+            v = np.zeros((width, self.n_tasks))
+            if n_knots:
+                b[:] = -self.knots
+                v[:] = self.slope_changes
+            else:
+                w[:] = 0.0
+            net.w.copy_(torch.as_tensor(w))
+            net.b.copy_(torch.as_tensor(b))
+            net.v.copy_(torch.as_tensor(v))
+            assert net.A is not None and net.c is not None
+            net.A.copy_(torch.as_tensor(self.slopes[0][:, None]))
+            net.c.copy_(torch.as_tensor(self.Y[0] - self.slopes[0] * self.x[0]))
+        return net.balance()
+
+
+def connect_the_dots(x: ArrayLike, Y: ArrayLike) -> ConnectTheDots:
+    """Build the connect-the-dots interpolant f_D of data (x, Y).
+
+    Parameters
+    ----------
+    x
+        Distinct inputs, shape (N,), N >= 2 (any order).
+    Y
+        Labels, shape (N,) or (N, T).
+
+    Example
+    -------
+    >>> f = connect_the_dots([0.0, 1.0, 2.0], [0.0, 1.0, 0.0])
+    >>> f([0.5, 3.0]).ravel().tolist()
+    [0.5, -1.0]
+    """
+    xs, ys = check_univariate(x, Y)
+    s = np.diff(ys, axis=0) / np.diff(xs)[:, None]
+    return ConnectTheDots(x=xs, Y=ys, slopes=s, slope_changes=np.diff(s, axis=0))
+
+
+def min_norm(x: ArrayLike, Y: ArrayLike) -> float:
+    """R* = sum_{i=2}^{N-1} ||D_i||_2: the minimal VV norm of any interpolant of (x, Y).
+
+    With a free skip connection this is the optimal value of the interpolation
+    problem (Theorem 3.1: f_D attains it).
+    """
+    return connect_the_dots(x, Y).norm()
