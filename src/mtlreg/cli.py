@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         _add_common(p)
         module.add_arguments(p)
+    from mtlreg.sweep._cli import register
+
+    register(sub)
     return parser
 
 
@@ -73,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if hasattr(args, "handler"):
+            return int(args.handler(args))
         if args.command == "reproduce":
             names = args.only or list(REGISTRY)
             for name in names:

@@ -14,7 +14,12 @@ from types import ModuleType
 
 #: experiment name -> module path (imported lazily so the CLI starts fast).
 REGISTRY: dict[str, str] = {
+    "smoothness": "mtlreg.experiments.smoothness",
+    "real-data": "mtlreg.experiments.real_data",
     "univariate": "mtlreg.experiments.univariate",
+    "two-squares": "mtlreg.experiments.two_squares",
+    "double-descent": "mtlreg.experiments.double_descent",
+    "kernel-regime": "mtlreg.experiments.kernel_regime",
 }
 
 

@@ -23,6 +23,7 @@ class ShallowReLUNet(nn.Module):
 
     Example
     -------
+    >>> import torch
     >>> net = ShallowReLUNet(1, 2, width=8, seed=0)
     >>> net(torch.zeros(3, 1)).shape
     torch.Size([3, 2])
@@ -76,6 +77,8 @@ class ShallowReLUNet(nn.Module):
         return torch.relu(x @ self.w.T + self.b)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Evaluate f on inputs of shape (N, d) (cast to the network's dtype)."""
+        x = x.to(dtype=self.w.dtype)
         out = self.features(x) @ self.v
         if self.A is not None:
             out = out + x @ self.A.T

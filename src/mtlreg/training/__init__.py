@@ -9,6 +9,13 @@
 """
 
 from mtlreg.training._history import TrainHistory, TrainResult
-from mtlreg.training._train import TrainingError, objective_terms, train
+from mtlreg.training._train import TrainingError, initial_network, objective_terms, train
 
-__all__ = ["TrainHistory", "TrainResult", "TrainingError", "objective_terms", "train"]
+__all__ = [
+    "TrainHistory",
+    "TrainResult",
+    "TrainingError",
+    "initial_network",
+    "objective_terms",
+    "train",
+]

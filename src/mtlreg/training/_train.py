@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from torch import Tensor
 
 from mtlreg._validation import (
@@ -23,6 +23,7 @@ from mtlreg._validation import (
     check_targets,
 )
 from mtlreg.model import ShallowReLUNet
+from mtlreg.training._engine import adam_step, objective, stack, unstack
 from mtlreg.training._history import TrainHistory, TrainResult
 
 METHODS: tuple[str, ...] = ("auto", "adam")
@@ -83,9 +84,11 @@ def train(
     method: str = "auto",
     max_steps: int | None = None,
     lr: float | None = None,
-    tol: float = 1e-12,
+    tol: float = 1e-7,
     init: str = "data",
     task_reduction: str = "sum",
+    lam_start: float | None = None,
+    restarts: int | None = None,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float64,
     net: ShallowReLUNet | None = None,
@@ -97,7 +100,7 @@ def train(
 
     Minimises ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * WD`` where WD is
     ``1/2 sum_k ||w_k||^2 + ||v_k||^2`` (biases and the skip connection are never
-    decayed). At the optimum WD equals the VV norm.
+    decayed). At the optimum WD equals the VV norm; the returned network is balanced.
 
     Parameters
     ----------
@@ -115,21 +118,34 @@ def train(
     seed
         Seed of the initialisation (``None``: fresh entropy).
     method
-        ``"auto"`` (default): Adam with a decaying learning rate followed by an L-BFGS
-        polish; reaches the near-interpolation regime (lam ~ 1e-5) in seconds.
-        ``"adam"``: the papers' recipe, Adam with a fixed learning rate (default 1e-3)
-        for ``max_steps`` steps (default 100000).
+        ``"auto"`` (default): the problem is first rescaled to unit input and label
+        scale (an exact symmetry of the objective at balanced points), then Adam runs
+        with a continuation in lam (from ``lam_start`` down to ``lam`` over the first
+        half of the steps) and a learning rate held, then decayed 100-fold. This
+        reaches the near-interpolation regime (lam ~ 1e-5) in seconds.
+        ``"adam"``: the papers' recipe, Adam with a fixed learning rate (default
+        1e-3) on the raw problem for ``max_steps`` steps (default 100000).
     max_steps
-        Step budget (Adam steps plus L-BFGS iterations).
+        Number of Adam steps (default 20000 for ``auto``); ``auto`` may stop early
+        once converged in its final phase.
     lr
-        Learning rate of the Adam phase (default 1e-2 for ``auto``, 1e-3 for ``adam``).
+        Learning rate (default 1e-2 for ``auto`` in rescaled units, 1e-3 for ``adam``).
     tol
-        Stop when the relative objective change over a window is below ``tol``.
+        ``converged`` is set (and ``auto`` stops) when the relative objective change
+        over a window of 1000 steps in the final phase is below ``tol``.
     init
-        ``"data"``: hidden units' knots placed through random points of the data's
-        bounding box (our choice); ``"torch"``: PyTorch's default uniform init.
+        ``"data"``: hyperplanes through random training inputs or random points of
+        the data's bounding box (our choice); ``"torch"``: PyTorch's default init.
     task_reduction
         ``"sum"`` over tasks (our convention) or ``"mean"`` (the authors' code).
+    lam_start
+        Start of the lam continuation of ``auto``, in rescaled units (default 1e-3,
+        never below the rescaled lam).
+    restarts
+        Number of initialisations trained together as one batch (default 4 for
+        ``auto``, 1 for ``adam``); the run with the lowest final objective is
+        returned. Restart 0 starts from ``seed`` itself, so ``restarts=1`` is a
+        plain single run. Costs little extra time on small problems.
     device, dtype
         Where and in which precision to train (float64 on CPU by default).
     net
@@ -164,48 +180,120 @@ def train(
     if lr is None:
         lr = 1e-2 if method == "auto" else 1e-3
     lr = check_number(lr, "lr", low=0.0, low_inclusive=False)
+    if lam_start is not None:
+        lam_start = check_number(lam_start, "lam_start", low=0.0)
+    if restarts is None:
+        restarts = 4 if method == "auto" else 1
+    restarts = check_int(restarts, "restarts", low=1)
+    if net is not None:
+        restarts = 1
     if not isinstance(skip, bool):
         raise TypeError(f"Parameter `skip` should be a bool. Found {skip!r}.")
-    device = torch.device(device)
-
-    x = torch.as_tensor(x_np, dtype=dtype, device=device)
-    y = torch.as_tensor(y_np, dtype=dtype, device=device)
-    if net is None:
-        model = ShallowReLUNet(x.shape[1], y.shape[1], width, skip, seed=seed, dtype=dtype)
-        if init == "data":
-            _data_init(model, x_np, y_np, seed)
-        model = model.to(device)
-    else:
+    if net is not None:
         if not isinstance(net, ShallowReLUNet):
             raise TypeError(f"Parameter `net` should be a ShallowReLUNet. Found {type(net)!r}.")
-        if net.in_dim != x.shape[1] or net.out_dim != y.shape[1]:
+        if net.in_dim != x_np.shape[1] or net.out_dim != y_np.shape[1]:
             raise ValueError(
-                f"Parameter `net` should map {x.shape[1]} inputs to {y.shape[1]} outputs. "
-                f"Found {net.in_dim} -> {net.out_dim}."
+                f"Parameter `net` should map {x_np.shape[1]} inputs to {y_np.shape[1]} "
+                f"outputs. Found {net.in_dim} -> {net.out_dim}."
             )
-        model = net.copy().to(device=device, dtype=dtype)
+    device = torch.device(device)
+
+    scaling = _Scaling.fit(x_np, y_np, skip) if method == "auto" else _Scaling.identity()
+    xs, ys = scaling.forward(x_np, y_np)
+    lam_s = lam * scaling.lam_factor
+    if net is None:
+        starts = [
+            initial_network(xs, ys, width, skip=skip, seed=sd, init=init, dtype=dtype)
+            for sd in _restart_seeds(seed, restarts)
+        ]
+    else:
+        starts = [scaling.net_forward(net.copy().to(dtype=dtype))]
+    state = stack(starts, device=device, dtype=dtype)
+    B = len(starts)
+    x = torch.as_tensor(xs, dtype=dtype, device=device)[None].expand(B, -1, -1)
+    y = torch.as_tensor(ys, dtype=dtype, device=device)[None].expand(B, -1, -1)
+    n_tasks = y.shape[2]
+    fit_scale = torch.full(
+        (B,),
+        1.0 / (x.shape[1] * (n_tasks if task_reduction == "mean" else 1)),
+        dtype=dtype,
+        device=device,
+    )
+    schedule = _Schedule.make(method, max_steps, lr, lam_s, lam_start)
 
     if progress is None:
         progress = sys.stderr.isatty()
-    log = _Log([], [], [], [], [], [], [])
     bar = _make_bar(max_steps, progress)
+    log = _Log([], [], [], [], [], [], [])
+    to_orig = scaling.objective_factor
     t0 = time.perf_counter()
-    state = _RunState(model, x, y, lam, task_reduction, log, log_every, bar, callback)
+    converged = False
+    ref = math.inf
+    lam_t = torch.empty(B, dtype=dtype, device=device)
+    lr_t = torch.empty(B, dtype=dtype, device=device)
+    best = 0
+
+    def record(step: int, phase: str) -> float:
+        nonlocal best
+        obj, fit, wd = objective(state, x, y, lam_t, fit_scale)
+        vvs = (state.W.norm(dim=2) * state.V.norm(dim=2)).sum(dim=1) * scaling.vv_factor
+        values = fit * to_orig + lam * vvs if method == "auto" else obj
+        finite = torch.isfinite(values) & torch.isfinite(wd)
+        if not bool(finite.any()):
+            raise TrainingError(
+                f"Training diverged at step {step}: the objective is {float(values[0])}. "
+                "Lower the learning rate `lr` or rescale the data."
+            )
+        best = int(torch.where(finite, values, torch.inf).argmin())
+        value = float(values[best])
+        vv = float(vvs[best])
+        fit_o = float(fit[best]) * to_orig
+        mass = state.W[best].norm(dim=1) * state.V[best].norm(dim=1)
+        active = int((mass > 1e-6 * max(float(mass.max()), 1e-300)).sum())
+        log.step.append(step)
+        log.objective.append(value)
+        log.fit.append(fit_o)
+        log.penalty.append(vv if method == "auto" else float(wd[best]))
+        log.vv.append(vv)
+        log.active.append(active)
+        log.phase.append(phase)
+        if callback is not None:
+            callback(step, value)
+        if bar is not None:
+            bar.set_postfix(objective=f"{value:.4g}", fit=f"{fit_o:.2g}", refresh=False)
+        return value
+
+    step = 0
     try:
-        if method == "adam":
-            converged = _adam_phase(state, lr, max_steps, tol, decay=False)
-        else:
-            n_adam = max(1, int(0.75 * max_steps))
-            _adam_phase(state, lr, n_adam, tol=0.0, decay=True)
-            converged = _lbfgs_phase(state, max_steps - n_adam, tol)
+        with torch.no_grad():
+            for step in range(1, max_steps + 1):
+                lr_now, lam_now, phase = schedule(step - 1)
+                lr_t.fill_(lr_now)
+                lam_t.fill_(lam_now)
+                adam_step(state, x, y, lam_t, fit_scale, lr_t)
+                if bar is not None:
+                    bar.update(1)
+                if step % log_every == 0 or step == max_steps:
+                    record(step, phase)
+                if step % _WINDOW == 0 and phase == "final" and tol > 0:
+                    value = float(objective(state, x, y, lam_t, fit_scale)[0].min())
+                    if abs(ref - value) <= tol * max(abs(value), 1e-300):
+                        converged = True
+                        if method == "auto":
+                            break
+                    ref = value
     finally:
         if bar is not None:
             bar.close()
-    model.balance()
+    if not log.step or log.step[-1] != step:
+        with torch.no_grad():
+            record(step, "final")
+    model = scaling.net_backward(unstack(state, best)).balance()
     with torch.no_grad():
-        obj, fit, wd = objective_terms(model, x, y, lam, task_reduction)
-    state.record("final", force=True)
-    seconds = time.perf_counter() - t0
+        xt = torch.as_tensor(x_np, dtype=dtype, device=device)
+        yt = torch.as_tensor(y_np, dtype=dtype, device=device)
+        obj_f, fit_f, wd_f = objective_terms(model, xt, yt, lam, task_reduction)
     config: dict[str, Any] = {
         "width": width,
         "lam": lam,
@@ -217,164 +305,189 @@ def train(
         "tol": tol,
         "init": init,
         "task_reduction": task_reduction,
-        "n_samples": int(x.shape[0]),
-        "in_dim": int(x.shape[1]),
-        "n_tasks": int(y.shape[1]),
+        "lam_start": schedule.lam_start,
+        "restarts": restarts,
+        "best_restart": best,
+        "n_samples": int(x_np.shape[0]),
+        "in_dim": int(x_np.shape[1]),
+        "n_tasks": int(n_tasks),
     }
     return TrainResult(
         net=model,
         history=log.freeze(),
         converged=converged,
-        objective=float(obj),
-        fit=float(fit),
-        penalty=float(wd),
-        steps=state.step,
-        seconds=seconds,
+        objective=float(obj_f),
+        fit=float(fit_f),
+        penalty=float(wd_f),
+        steps=step,
+        seconds=time.perf_counter() - t0,
         config=config,
     )
 
 
-@dataclass
-class _RunState:
-    net: ShallowReLUNet
-    x: Tensor
-    y: Tensor
+_WINDOW = 1000
+
+
+def _restart_seeds(seed: int | None, restarts: int) -> list[int | None]:
+    """Restart 0 uses ``seed``; the others derive independent seeds from it."""
+    if seed is None:
+        return [None] * restarts
+    extra = np.random.SeedSequence([seed, 0x5EED]).generate_state(restarts)
+    seeds: list[int | None] = [seed]
+    seeds.extend(int(s) for s in extra[1:])
+    return seeds
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    """Learning rate and lam as functions of the step."""
+
+    method: str
+    steps: int
+    lr: float
     lam: float
-    task_reduction: str
-    log: _Log
-    log_every: int
-    bar: Any
-    callback: Callable[[int, float], None] | None
-    step: int = 0
-    last_logged: int = -1
+    lam_start: float
 
-    def terms(self) -> tuple[Tensor, Tensor, Tensor]:
-        return objective_terms(self.net, self.x, self.y, self.lam, self.task_reduction)
+    @classmethod
+    def make(
+        cls, method: str, steps: int, lr: float, lam: float, lam_start: float | None
+    ) -> _Schedule:
+        if method == "adam":
+            return cls(method, steps, lr, lam, lam)
+        start = 1e-3 if lam_start is None else lam_start
+        return cls(method, steps, lr, lam, max(start, lam))
 
-    def check_finite(self, value: float) -> None:
-        if not math.isfinite(value):
-            raise TrainingError(
-                f"Training diverged at step {self.step}: the objective is {value}. "
-                "Lower the learning rate `lr` or rescale the data."
+    def __call__(self, i: int) -> tuple[float, float, str]:
+        if self.method == "adam":
+            return self.lr, self.lam, "final"
+        frac = i / self.steps
+        if frac < 0.5:
+            lam = (
+                self.lam_start * (self.lam / self.lam_start) ** (2.0 * frac)
+                if self.lam > 0
+                else (self.lam_start * (1e-6) ** (2.0 * frac))
             )
+            return self.lr, lam, "continuation"
+        return self.lr * 0.01 ** (2.0 * (frac - 0.5)), self.lam, "final"
 
-    def record(self, phase: str, force: bool = False) -> None:
-        if not force and self.step - self.last_logged < self.log_every:
-            return
+
+@dataclass(frozen=True)
+class _Scaling:
+    """x -> (x - mx) / sx and y -> y / sy: an exact symmetry of the problem.
+
+    With f(x) = sy g((x - mx) / sx), fit_f = sy^2 fit_g and VV_f = (sy / sx) VV_g,
+    so minimising fit_g + (lam / (sx sy)) VV_g is the original problem divided by
+    sy^2; biases absorb the shift. Only isotropic scalars keep the group norms.
+    """
+
+    mx: NDArray[np.float64]
+    sx: float
+    sy: float
+
+    @classmethod
+    def identity(cls) -> _Scaling:
+        return cls(np.zeros(1), 1.0, 1.0)
+
+    @classmethod
+    def fit(cls, x: NDArray[np.float64], y: NDArray[np.float64], skip: bool) -> _Scaling:
+        mx = x.mean(axis=0)
+        sx = float(np.sqrt(((x - mx) ** 2).sum(axis=1).mean()))
+        yc = y - y.mean(axis=0) if skip else y
+        sy = float(np.sqrt((yc**2).sum(axis=1).mean()))
+        return cls(mx, sx if sx > 0 else 1.0, sy if sy > 0 else 1.0)
+
+    @property
+    def lam_factor(self) -> float:
+        return 1.0 / (self.sx * self.sy)
+
+    @property
+    def objective_factor(self) -> float:
+        return self.sy**2
+
+    @property
+    def vv_factor(self) -> float:
+        return self.sy / self.sx
+
+    def forward(
+        self, x: NDArray[np.float64], y: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return (x - self.mx) / self.sx, y / self.sy
+
+    def net_forward(self, net: ShallowReLUNet) -> ShallowReLUNet:
+        """g(z) = f(mx + sx z) / sy, as a network."""
+        mx = torch.as_tensor(self.mx, dtype=net.w.dtype, device=net.w.device)
         with torch.no_grad():
-            obj, fit, wd = self.terms()
-            vv = float(self.net.vv_norm())
-            active = int(self.net.active(1e-6).sum())
-        value = float(obj)
-        self.check_finite(value)
-        self.last_logged = self.step
-        self.log.step.append(self.step)
-        self.log.objective.append(value)
-        self.log.fit.append(float(fit))
-        self.log.penalty.append(float(wd))
-        self.log.vv.append(vv)
-        self.log.active.append(active)
-        self.log.phase.append(phase)
-        if self.callback is not None:
-            self.callback(self.step, value)
-        if self.bar is not None:
-            self.bar.set_postfix(objective=f"{value:.4g}", fit=f"{float(fit):.2g}", refresh=False)
+            net.b.add_(net.w @ mx)
+            net.w.mul_(self.sx)
+            net.v.div_(self.sy)
+            if net.A is not None and net.c is not None:
+                net.c.add_(net.A @ mx).div_(self.sy)
+                net.A.mul_(self.sx / self.sy)
+        return net
 
-
-def _adam_phase(state: _RunState, lr: float, steps: int, tol: float, decay: bool) -> bool:
-    """Adam on the full objective; with ``decay`` the lr falls geometrically 1000-fold."""
-    opt = torch.optim.Adam(state.net.parameters(), lr=lr)
-    gamma = (1e-3) ** (1.0 / max(steps, 1)) if decay else 1.0
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=gamma)
-    window = max(1000, steps // 20)
-    ref = math.inf
-    for i in range(steps):
-        opt.zero_grad(set_to_none=True)
-        obj, _, _ = state.terms()
-        obj.backward()
-        opt.step()
-        sched.step()
-        state.step += 1
-        if state.bar is not None:
-            state.bar.update(1)
-        state.record("adam")
-        if tol > 0 and (i + 1) % window == 0:
-            value = float(obj.detach())
-            state.check_finite(value)
-            if abs(ref - value) <= tol * max(abs(value), 1e-300):
-                return True
-            ref = value
-    with torch.no_grad():
-        value = float(state.terms()[0])
-    state.check_finite(value)
-    return False
-
-
-def _lbfgs_phase(state: _RunState, iters: int, tol: float) -> bool:
-    """L-BFGS with strong-Wolfe line search until the objective stalls."""
-    if iters <= 0:
-        return False
-    params = [p for p in state.net.parameters() if p.requires_grad]
-    chunk = 50
-    opt = torch.optim.LBFGS(
-        params,
-        lr=1.0,
-        max_iter=chunk,
-        history_size=50,
-        tolerance_grad=0.0,
-        tolerance_change=0.0,
-        line_search_fn="strong_wolfe",
-    )
-
-    def closure() -> Tensor:
-        opt.zero_grad(set_to_none=True)
-        obj, _, _ = state.terms()
-        obj.backward()
-        return obj
-
-    with torch.no_grad():
-        prev = float(state.terms()[0])
-    done = 0
-    stalls = 0
-    while done < iters:
-        opt.step(closure)
-        n_iter = int(opt.state[opt._params[0]].get("n_iter", 0))  # type: ignore[attr-defined]
-        taken = max(1, n_iter - done) if n_iter > done else chunk
-        done += taken
-        state.step += taken
-        if state.bar is not None:
-            state.bar.update(taken)
+    def net_backward(self, net: ShallowReLUNet) -> ShallowReLUNet:
+        """f(x) = sy g((x - mx) / sx), as a network."""
+        mx = torch.as_tensor(self.mx, dtype=net.w.dtype, device=net.w.device)
         with torch.no_grad():
-            value = float(state.terms()[0])
-        state.check_finite(value)
-        state.record("lbfgs")
-        if abs(prev - value) <= tol * max(abs(value), 1e-300):
-            stalls += 1
-            if stalls >= 2:
-                return True
-        else:
-            stalls = 0
-        prev = value
-    return False
+            net.w.div_(self.sx)
+            net.b.sub_(net.w @ mx)
+            net.v.mul_(self.sy)
+            if net.A is not None and net.c is not None:
+                net.A.mul_(self.sy / self.sx)
+                net.c.mul_(self.sy).sub_(net.A @ mx)
+        return net
+
+
+def initial_network(
+    X: ArrayLike,
+    Y: ArrayLike,
+    width: int,
+    *,
+    skip: bool = True,
+    seed: int | None = None,
+    init: str = "data",
+    dtype: torch.dtype = torch.float64,
+) -> ShallowReLUNet:
+    """The network :func:`train` starts from for these data, width and seed.
+
+    Exposed so that other engines (e.g. batched sweeps) start from exactly the same
+    point as a single call to :func:`train` with the same seed.
+    """
+    x_np = check_inputs(X, "X")
+    y_np = check_targets(Y, x_np.shape[0], "Y")
+    init = check_choice(init, "init", INITS)
+    net = ShallowReLUNet(x_np.shape[1], y_np.shape[1], width, skip, seed=seed, dtype=dtype)
+    if init == "data":
+        _data_init(net, x_np, y_np, seed)
+    return net
 
 
 def _data_init(net: ShallowReLUNet, x: np.ndarray, y: np.ndarray, seed: int | None) -> None:
-    """Place each neuron's hyperplane through a random point of the data's bounding box.
+    """Place each neuron's hyperplane through a training input or a point of the data box.
 
-    Directions w_k are uniform on the sphere with the default init's scale; b_k is
-    set so the knot passes through a uniform point of the box [min x, max x]^d. The
-    output weights keep their default small uniform init; the skip connection starts
-    at the least-squares affine fit, which the penalty never touches.
+    Directions w_k are uniform on the sphere, scaled like PyTorch's default init
+    (1/sqrt(d)). The first half of the neurons pass through the training inputs in
+    a random order, cycling so that every input gets one (as the width allows), each
+    shifted by a tiny margin so that the input itself is active; the other half pass
+    through uniform points of the bounding box [min x, max x]^d. Output weights keep
+    their small uniform init; the skip connection starts at the least-squares affine
+    fit, which the penalty never touches.
     """
     rng = np.random.default_rng(None if seed is None else seed + 7919)
     k, d = net.w.shape
+    n = x.shape[0]
     dirs = rng.standard_normal((k, d))
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
-    scale = 1.0 / math.sqrt(d)
     lo, hi = x.min(axis=0), x.max(axis=0)
     points = lo + (hi - lo) * rng.random((k, d))
-    w = dirs * scale
-    b = -(w * points).sum(axis=1)
+    n_data = (k + 1) // 2
+    order = np.concatenate([rng.permutation(n) for _ in range(n_data // n + 1)])[:n_data]
+    spread = float(np.sqrt(((x - x.mean(axis=0)) ** 2).sum(axis=1).mean())) or 1.0
+    margin = np.zeros(k)
+    points[:n_data] = x[order]
+    margin[:n_data] = 1e-3 * spread
+    w = dirs / math.sqrt(d)
+    b = -(w * points).sum(axis=1) + margin / math.sqrt(d)
     with torch.no_grad():
         net.w.copy_(torch.as_tensor(w))
         net.b.copy_(torch.as_tensor(b))

@@ -14,6 +14,7 @@ prevent.
 False
 """
 
+from mtlreg.univariate._ambiguity import AmbiguityBand, ambiguity_band
 from mtlreg.univariate._connect_the_dots import (
     ConnectTheDots,
     connect_the_dots,
@@ -24,8 +25,10 @@ from mtlreg.univariate._connect_the_dots import (
 from mtlreg.univariate._uniqueness import UniquenessReport, is_unique
 
 __all__ = [
+    "AmbiguityBand",
     "ConnectTheDots",
     "UniquenessReport",
+    "ambiguity_band",
     "connect_the_dots",
     "is_unique",
     "min_norm",

@@ -1,0 +1,397 @@
+"""Double descent of multi-task linear models, Monte Carlo against theory (SPEC 8).
+
+Test error (and classification error for ``phi = sign``) of the shared + task-specific
+ridge estimator against n/d and d/n, for several numbers of tasks T and task
+similarities rho, in three regularisation regimes:
+
+- ``lambda0_to_0``: ``lambda_0 -> 0`` with ``lambda_t = d * lam_task`` fixed; the shared
+  part interpolates while ``T n < d``, so the peak sits at ``n/d = 1/T``;
+- ``both_to_0``: both -> 0 at ratio 1; every task interpolates up to ``n = d``;
+- ``both_small``: ``lambda_0 = lambda_t = d * lam_small``; the peak at ``n/d = 1``
+  is damped, more so with more tasks.
+
+Monte-Carlo points (exact errors, mean +- standard error over trials) and the
+asymptotic theory (:func:`mtlreg.linear.theory_error`) as lines. Writes
+``errors.csv`` (tidy), ``peaks.csv``, ``metrics.json`` and one figure per regime,
+link and error (PNG + PDF).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mtlreg._validation import check_choice, check_int, check_number, check_seed
+from mtlreg.experiments._common import prepare_out, save_figure, use_agg, write_json
+from mtlreg.linear import LINKS, sigma_from_rho, simulate_error, theory_error
+
+Row = dict[str, Any]
+
+NAME = "double-descent"
+HELP = "multi-task linear models: double descent vs n/d, Monte Carlo and asymptotic theory"
+
+REGIMES: tuple[str, ...] = ("lambda0_to_0", "both_to_0", "both_small")
+_LABELS = {
+    "lambda0_to_0": r"$\lambda_0 \to 0$, $\lambda_t$ fixed",
+    "both_to_0": r"$\lambda_0, \lambda_t \to 0$",
+    "both_small": r"$\lambda_0 = \lambda_t$ small",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    d: int
+    trials: int
+    tasks: tuple[int, ...]
+    rho: tuple[float, ...]
+    phi: tuple[str, ...]
+    regimes: tuple[str, ...]
+    points: int
+    theory_points: int
+    alpha_range: tuple[float, float]
+    lam_task: float
+    lam_small: float
+    seed: int
+
+
+QUICK: dict[str, Any] = {
+    "d": 100,
+    "trials": 5,
+    "rho": (0.8,),
+    "phi": ("sign",),
+    "points": 32,
+    "theory_points": 120,
+}
+FULL: dict[str, Any] = {
+    "d": 400,
+    "trials": 20,
+    "rho": (0.5, 0.8, 0.95),
+    "phi": ("sign", "relu"),
+    "points": 40,
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--d", type=int, default=None, help="dimension (quick 80, full 400)")
+    parser.add_argument("--trials", type=int, default=None, help="Monte-Carlo trials per point")
+    parser.add_argument("--tasks", type=int, nargs="+", default=None, help="numbers of tasks T")
+    parser.add_argument("--rho", type=float, nargs="+", default=None, help="task similarities")
+    parser.add_argument("--phi", nargs="+", choices=LINKS, default=None, help="link functions")
+    parser.add_argument("--regimes", nargs="+", choices=REGIMES, default=None)
+    parser.add_argument("--points", type=int, default=None, help="n/d grid points")
+    parser.add_argument("--theory-points", type=int, default=None, help="theory grid points")
+    parser.add_argument(
+        "--lam-task", type=float, default=1.0, help="lambda_t / d when lambda_0 -> 0"
+    )
+    parser.add_argument("--lam-small", type=float, default=0.01, help="lambda / d, 'both small'")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+
+
+def _config(quick: bool, **options: Any) -> Config:
+    preset = QUICK if quick else FULL
+    opt: dict[str, Any] = {k: (preset.get(k) if v is None else v) for k, v in options.items()}
+    tasks = tuple(check_int(T, "tasks", low=1) for T in (opt["tasks"] or (1, 2, 5, 10, 20)))
+    rho = tuple(check_number(r, "rho", low=0.0, high=1.0, low_inclusive=False) for r in opt["rho"])
+    phi = tuple(check_choice(p, "phi", LINKS) for p in opt["phi"])
+    regimes = tuple(check_choice(r, "regimes", REGIMES) for r in (opt["regimes"] or REGIMES))
+    return Config(
+        d=check_int(opt["d"], "d", low=2),
+        trials=check_int(opt["trials"], "trials", low=2),
+        tasks=tasks,
+        rho=rho,
+        phi=phi,
+        regimes=regimes,
+        points=check_int(opt["points"], "points", low=3),
+        theory_points=check_int(opt["theory_points"], "theory_points", low=3),
+        alpha_range=(0.02, 4.0),
+        lam_task=check_number(opt["lam_task"], "lam_task", low=0.0, low_inclusive=False),
+        lam_small=check_number(opt["lam_small"], "lam_small", low=0.0, low_inclusive=False),
+        seed=check_seed(opt["seed"]) or 0,
+    )
+
+
+def _penalties(regime: str, cfg: Config) -> tuple[float, float]:
+    return {
+        "lambda0_to_0": (0.0, cfg.lam_task),
+        "both_to_0": (0.0, 0.0),
+        "both_small": (cfg.lam_small, cfg.lam_small),
+    }[regime]
+
+
+def _singular(regime: str, T: int) -> float:
+    """n/d of the ridgeless singularity (smoothed, not removed, in 'both_small')."""
+    return 1.0 / T if regime == "lambda0_to_0" else 1.0
+
+
+def _select(rows: list[Row], regime: str, phi: str, rho: float, T: int) -> list[Row]:
+    return [r for r in rows if (r["regime"], r["phi"], r["rho"], r["T"]) == (regime, phi, rho, T)]
+
+
+def _sample_sizes(cfg: Config) -> list[int]:
+    lo, hi = cfg.alpha_range
+    grid = np.geomspace(lo * cfg.d, hi * cfg.d, cfg.points).round().astype(int)
+    return sorted({max(1, int(n)) for n in grid})
+
+
+def _simulate(cfg: Config) -> tuple[list[Row], list[Row]]:
+    mc_rows, th_rows = [], []
+    alphas = np.geomspace(*cfg.alpha_range, cfg.theory_points)
+    for (ir, regime), (ip, phi), (iq, rho), T in (
+        (r, p, q, T)
+        for r in enumerate(cfg.regimes)
+        for p in enumerate(cfg.phi)
+        for q in enumerate(cfg.rho)
+        for T in cfg.tasks
+    ):
+        l0, l = _penalties(regime, cfg)
+        sigma = sigma_from_rho(rho)
+        key = {"regime": regime, "phi": phi, "rho": rho, "T": T, "l0": l0, "l": l}
+        for alpha in alphas:
+            th = theory_error(float(alpha), T, sigma, l0, l, phi)
+            th_rows.append(key | {"alpha": alpha, "mse": th.mse, "cls": th.classification_error})
+        for n in _sample_sizes(cfg):
+            state = np.random.SeedSequence([cfg.seed, ir, ip, iq, T, n]).generate_state(1)[0]
+            mc = simulate_error(n, cfg.d, T, sigma, l0, l, phi, trials=cfg.trials, seed=int(state))
+            th = theory_error(n / cfg.d, T, sigma, l0, l, phi)
+            mc_rows.append(
+                key
+                | {
+                    "n": n,
+                    "alpha": n / cfg.d,
+                    "mse": mc.mse,
+                    "mse_se": mc.mse_se,
+                    "cls": mc.classification_error,
+                    "cls_se": mc.classification_error_se,
+                    "theory_mse": th.mse,
+                    "theory_cls": th.classification_error,
+                }
+            )
+    return mc_rows, th_rows
+
+
+def _write_tables(out: Path, cfg: Config, mc_rows: list[Row], th_rows: list[Row]) -> None:
+    fields = [
+        "source",
+        "regime",
+        "phi",
+        "rho",
+        "T",
+        "d",
+        "n",
+        "alpha",
+        "d_over_n",
+        "l0",
+        "l",
+        "metric",
+        "value",
+        "se",
+        "trials",
+    ]
+    with (out / "errors.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        for source, rows in (("monte_carlo", mc_rows), ("theory", th_rows)):
+            for row in rows:
+                for metric in ("mse", "cls"):
+                    if row[metric] is None:
+                        continue
+                    mc = source == "monte_carlo"
+                    writer.writerow(
+                        {k: row[k] for k in ("regime", "phi", "rho", "T", "l0", "l", "alpha")}
+                        | {
+                            "source": source,
+                            "d": cfg.d if mc else "",
+                            "n": row["n"] if mc else "",
+                            "d_over_n": 1.0 / row["alpha"],
+                            "metric": "classification_error" if metric == "cls" else "mse",
+                            "value": row[metric],
+                            "se": row[f"{metric}_se"] if mc else "",
+                            "trials": cfg.trials if mc else "",
+                        }
+                    )
+
+
+def _curves(cfg: Config) -> list[tuple[str, str, float, int]]:
+    """Every (regime, phi, rho, T) curve of the experiment."""
+    return [
+        (regime, phi, rho, T)
+        for regime in cfg.regimes
+        for phi in cfg.phi
+        for rho in cfg.rho
+        for T in cfg.tasks
+    ]
+
+
+def _peak(curve: tuple[str, str, float, int], mc: list[Row], th: list[Row]) -> Row:
+    regime, phi, rho, T = curve
+    i = int(np.argmax([r["mse"] for r in mc]))
+    j = int(np.argmax([r["mse"] for r in th]))
+    return {
+        "regime": regime,
+        "phi": phi,
+        "rho": rho,
+        "T": T,
+        "measured_peak_alpha": mc[i]["alpha"],
+        "measured_peak_mse": mc[i]["mse"],
+        "measured_peak_mse_se": mc[i]["mse_se"],
+        "theory_peak_alpha": th[j]["alpha"],
+        # ridgeless theory diverges at its peak: only the 'both_small' height is finite
+        "theory_peak_mse": th[j]["mse"] if regime == "both_small" else None,
+        "expected_peak_alpha": _singular(regime, T),
+    }
+
+
+def _discrepancy(rows: list[Row]) -> Row:
+    """Theory vs Monte Carlo over points farther than 10% from the singular n/d."""
+    rel, z = [], []
+    for r in rows:
+        for m in ("mse", "cls"):
+            if r[m] is not None:
+                gap = abs(r[m] - r[f"theory_{m}"])
+                rel.append(gap / r[f"theory_{m}"])
+                z.append(gap / max(r[f"{m}_se"], 1e-300))
+    if not rel:
+        return {"points": 0}
+    ok = [(a <= 0.03) or (b <= 2.0) for a, b in zip(rel, z)]
+    return {
+        "max_relative_discrepancy": max(rel),
+        "median_relative_discrepancy": float(np.median(rel)),
+        "max_abs_z": max(z),
+        "fraction_within_3pct_or_2se": float(np.mean(ok)),
+        "points": len(rel),
+    }
+
+
+def _summaries(cfg: Config, mc_rows: list[Row], th_rows: list[Row]) -> Row:
+    peaks = [_peak(c, _select(mc_rows, *c), _select(th_rows, *c)) for c in _curves(cfg)]
+    far: dict[str, list[Row]] = {regime: [] for regime in cfg.regimes}
+    for r in mc_rows:
+        singular = _singular(r["regime"], r["T"])
+        if abs(r["alpha"] - singular) > 0.1 * singular:
+            far[r["regime"]].append(r)
+    return {"peaks": peaks, "discrepancy": {k: _discrepancy(v) for k, v in far.items()}}
+
+
+def _peak_summary(peaks: list[Row]) -> dict[str, dict[str, Row]]:
+    """Measured peak n/d and height against T, per regime and (phi, rho)."""
+    out: dict[str, dict[str, Row]] = {}
+    for p in peaks:
+        entry = out.setdefault(p["regime"], {}).setdefault(
+            f"{p['phi']}, rho={p['rho']}", {"T": [], "peak_alpha": [], "peak_mse": []}
+        )
+        entry["T"].append(p["T"])
+        entry["peak_alpha"].append(p["measured_peak_alpha"])
+        entry["peak_mse"].append(p["measured_peak_mse"])
+    return out
+
+
+def _plot(out: Path, cfg: Config, mc_rows: list[Row], th_rows: list[Row]) -> list[str]:
+    use_agg()
+    import matplotlib.pyplot as plt
+
+    files: list[str] = []
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(cfg.tasks)))
+    for regime, phi in ((r, p) for r in cfg.regimes for p in cfg.phi):
+        for metric in ("mse", "cls") if phi == "sign" else ("mse",):
+            fig, axes = plt.subplots(
+                2, len(cfg.rho), figsize=(4.2 * len(cfg.rho), 6.8), squeeze=False
+            )
+            for col, rho in enumerate(cfg.rho):
+                for color, T in zip(colors, cfg.tasks):
+                    mc = _select(mc_rows, regime, phi, rho, T)
+                    th = _select(th_rows, regime, phi, rho, T)
+                    a_mc = np.array([r["alpha"] for r in mc])
+                    y_mc = np.array([r[metric] for r in mc])
+                    e_mc = np.array([r[f"{metric}_se"] for r in mc])
+                    a_th = np.array([r["alpha"] for r in th])
+                    y_th = np.array([r[metric] for r in th])
+                    for row, power in enumerate((1.0, -1.0)):  # n/d, then d/n
+                        ax = axes[row, col]
+                        ax.plot(a_th**power, y_th, color=color, lw=1.2)
+                        ax.errorbar(
+                            a_mc**power, y_mc, yerr=e_mc, fmt="o", ms=3, color=color,
+                            capsize=2, label=f"T = {T}",
+                        )  # fmt: skip
+                for row, xlabel in enumerate(("n / d (per task)", "d / n")):
+                    ax = axes[row, col]
+                    ax.set_xscale("log")
+                    if metric == "mse":
+                        ax.set_yscale("log")
+                    ax.set_xlabel(xlabel)
+                    ax.set_ylabel("test MSE" if metric == "mse" else "classification error")
+                    ax.set_title(f"rho = {rho}")
+            axes[0, 0].legend(fontsize=7)
+            fig.suptitle(
+                f"{_LABELS[regime]}, phi = {phi}, d = {cfg.d}: MC (points), theory (lines)"
+            )
+            fig.tight_layout()
+            kind = "mse" if metric == "mse" else "classification"
+            files += [
+                p.name for p in save_figure(fig, out, f"double_descent_{regime}_{phi}_{kind}")
+            ]
+    return files
+
+
+def run(
+    out: str | Path,
+    *,
+    quick: bool = False,
+    d: int | None = None,
+    trials: int | None = None,
+    tasks: list[int] | None = None,
+    rho: list[float] | None = None,
+    phi: list[str] | None = None,
+    regimes: list[str] | None = None,
+    points: int | None = None,
+    theory_points: int | None = None,
+    lam_task: float = 1.0,
+    lam_small: float = 0.01,
+    seed: int | None = 0,
+) -> dict[str, Any]:
+    """Run the experiment into ``out``; return the metrics written to ``metrics.json``."""
+    cfg = _config(
+        quick,
+        d=d,
+        trials=trials,
+        tasks=tasks,
+        rho=rho,
+        phi=phi,
+        regimes=regimes,
+        points=points,
+        theory_points=theory_points,
+        lam_task=lam_task,
+        lam_small=lam_small,
+        seed=seed,
+    )
+    path = prepare_out(out)
+    t0 = time.perf_counter()
+    mc_rows, th_rows = _simulate(cfg)
+    _write_tables(path, cfg, mc_rows, th_rows)
+    summary = _summaries(cfg, mc_rows, th_rows)
+    with (path / "peaks.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(summary["peaks"][0]))
+        writer.writeheader()
+        writer.writerows(summary["peaks"])
+    figures = _plot(path, cfg, mc_rows, th_rows)
+    rel = [v.get("max_relative_discrepancy") for v in summary["discrepancy"].values()]
+    metrics = {
+        "config": cfg.__dict__,
+        "peak_summary": _peak_summary(summary["peaks"]),
+        "peaks": summary["peaks"],
+        "theory_vs_mc": summary["discrepancy"],
+        "max_relative_discrepancy_excluding_singular": max(
+            (r for r in rel if r is not None), default=math.nan
+        ),
+        "runtime_s": time.perf_counter() - t0,
+        "figures": figures,
+        "tables": ["errors.csv", "peaks.csv"],
+    }
+    write_json(path / "metrics.json", metrics)
+    return metrics

@@ -1,0 +1,17 @@
+"""scikit-learn interface: random auxiliary tasks as a drop-in regularizer.
+
+>>> import numpy as np
+>>> from sklearn.model_selection import GridSearchCV
+>>> from mtlreg.sklearn import AuxTaskRegressor
+>>> rng = np.random.default_rng(0)
+>>> X = rng.uniform(-1, 1, (30, 2))
+>>> y = X[:, 0] - X[:, 1] ** 2
+>>> grid = GridSearchCV(AuxTaskRegressor(width=8, max_iter=100, tol=0.0, random_state=0),
+...                     {"n_aux_tasks": [0, 5]}, cv=2).fit(X, y)
+>>> grid.best_params_["n_aux_tasks"] in (0, 5)
+True
+"""
+
+from mtlreg.sklearn._estimator import AuxTaskRegressor
+
+__all__ = ["AuxTaskRegressor"]

@@ -1,0 +1,181 @@
+"""Run one batch of grid points and turn each trained network into a result row.
+
+:func:`run_batch` is what a worker executes (locally or on a Dask worker): it takes
+canonical run configurations only, rebuilds every data set from them, trains the
+batch with :func:`train_batched` and measures task 1 of each network.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from mtlreg.model import ShallowReLUNet
+from mtlreg.sweep._batched import BatchedResult, BatchedRun, train_batched
+from mtlreg.sweep._spec import RunConfig
+from mtlreg.tasks import aux_tasks
+
+#: Result columns of a run, besides its id, version and configuration.
+METRICS: tuple[str, ...] = (
+    "status",
+    "objective",
+    "fit",
+    "penalty",
+    "vv_norm",
+    "active",
+    "steps",
+    "task1_mse",
+    "grad_mean",
+    "grad_max",
+)
+#: Columns that describe how a run was executed, not what it computed.
+EXECUTION_COLUMNS: tuple[str, ...] = ("seconds", "host", "finished_at")
+
+
+def build_problem(cfg: RunConfig) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Inputs X (N, d) and targets Y (N, 1 + n_aux) of a run: real labels, then auxiliary."""
+    x, y = cfg.dataset.load()
+    if cfg.n_aux == 0:
+        return x, y[:, None]
+    p = cfg.aux_p if cfg.aux_dist == "bernoulli" else 0.5
+    Y = aux_tasks(y, cfg.n_aux, dist=cfg.aux_dist, scale=cfg.aux_scale, p=p, seed=cfg.aux_seed)
+    return x, Y
+
+
+def batch_key(cfg: RunConfig) -> tuple[Any, ...]:
+    """Runs with equal keys can share a batch (same N, d, steps, schedule and dtype)."""
+    x, _ = cfg.dataset.load()
+    return (x.shape, cfg.steps, cfg.lr_decay, cfg.dtype)
+
+
+def sample_box(x: NDArray[np.float64], count: int, seed: int) -> NDArray[np.float64]:
+    """``count`` points uniform in the bounding box of the inputs ``x``."""
+    rng = np.random.default_rng(seed)
+    lo, hi = x.min(axis=0), x.max(axis=0)
+    return lo + (hi - lo) * rng.random((count, x.shape[1]))
+
+
+def task1_gradient_norms(net: ShallowReLUNet, points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """||grad_x f_1(x)|| at each point, in closed form (f_1 is piecewise linear)."""
+    w = net.w.detach().double().numpy()
+    b = net.b.detach().double().numpy()
+    v1 = net.v.detach().double().numpy()[:, 0]
+    on = (points @ w.T + b) > 0
+    grad = (on * v1) @ w
+    if net.A is not None:
+        grad = grad + net.A.detach().double().numpy()[0]
+    return np.asarray(np.linalg.norm(grad, axis=1))
+
+
+def network_blob(net: ShallowReLUNet) -> bytes:
+    """The network's parameters as safetensors bytes (deterministic, no pickle)."""
+    from safetensors.torch import save
+
+    tensors = {k: t.detach().cpu().contiguous() for k, t in net.state_dict().items()}
+    meta = {
+        "in_dim": str(net.in_dim),
+        "out_dim": str(net.out_dim),
+        "width": str(net.width),
+        "skip": str(net.skip),
+        "format": "mtlreg.ShallowReLUNet/1",
+    }
+    return bytes(save(tensors, metadata=meta))
+
+
+def network_from_blob(blob: bytes) -> ShallowReLUNet:
+    """Inverse of :func:`network_blob`."""
+    from safetensors.torch import load
+
+    from mtlreg.model import ShallowReLUNet
+
+    state = load(blob)
+    net = ShallowReLUNet(
+        int(state["w"].shape[1]),
+        int(state["v"].shape[1]),
+        int(state["w"].shape[0]),
+        "A" in state,
+        dtype=state["w"].dtype,
+    )
+    net.load_state_dict(state)
+    return net
+
+
+def _row(cfg: RunConfig, res: BatchedResult, x: NDArray, Y: NDArray) -> dict[str, Any]:
+    net = res.net
+    with torch.no_grad():
+        pred = net.predict(x)[:, 0]
+    task1_mse = float(np.mean((pred - Y[:, 0]) ** 2))
+    grad_mean = grad_max = float("nan")
+    if cfg.test_points > 0 and not res.diverged:
+        norms = task1_gradient_norms(net, sample_box(x, cfg.test_points, cfg.test_seed))
+        grad_mean, grad_max = float(norms.mean()), float(norms.max())
+    return {
+        "status": "diverged" if res.diverged else "ok",
+        "objective": res.objective,
+        "fit": res.fit,
+        "penalty": res.penalty,
+        "vv_norm": res.vv_norm,
+        "active": res.active,
+        "steps": res.steps,
+        "task1_mse": task1_mse,
+        "grad_mean": grad_mean,
+        "grad_max": grad_max,
+    }
+
+
+def run_batch(
+    configs: Sequence[RunConfig],
+    version: str,
+    device: str = "cpu",
+    threads: int | None = None,
+) -> list[dict[str, Any]]:
+    """Train ``configs`` (one batch: equal :func:`batch_key`) and return one row per run.
+
+    Each row holds ``run_id``, ``version``, ``config`` (canonical JSON), the
+    :data:`METRICS`, the :data:`EXECUTION_COLUMNS` and ``network`` (safetensors bytes).
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    problems = [build_problem(cfg) for cfg in configs]
+    runs = [
+        BatchedRun(
+            x,
+            Y,
+            width=cfg.width,
+            lam=cfg.lam,
+            seed=cfg.seed,
+            skip=cfg.skip,
+            lr=cfg.lr,
+            init=cfg.init,
+            task_reduction=cfg.task_reduction,
+        )
+        for cfg, (x, Y) in zip(configs, problems)
+    ]
+    first = configs[0]
+    dtype = torch.float32 if first.dtype == "float32" else torch.float64
+    results = train_batched(
+        runs, steps=first.steps, lr_decay=first.lr_decay, device=device, dtype=dtype
+    )
+    seconds = (time.perf_counter() - t0) / len(configs)
+    finished = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    host = platform.node()
+    rows = []
+    for cfg, res, (x, Y) in zip(configs, results, problems):
+        row: dict[str, Any] = {
+            "run_id": cfg.run_id(version),
+            "version": version,
+            "config": json.dumps(cfg.canonical(), sort_keys=True, separators=(",", ":")),
+        }
+        row.update(_row(cfg, res, x, Y))
+        row.update({"seconds": seconds, "host": host, "finished_at": finished})
+        row["network"] = network_blob(res.net)
+        rows.append(row)
+    return rows

@@ -1,0 +1,183 @@
+"""Batched full-batch Adam with closed-form gradients.
+
+The engine trains B independent shallow ReLU networks at once, stacked along a
+leading batch axis and padded to common shapes: widths up to ``K`` and task counts
+up to ``T`` are masked, so a padded neuron or task stays exactly zero and changes
+nothing. Gradients of ``fit + lam * WD`` are written out by hand (no autograd),
+which makes a step several times cheaper than autograd for the small networks of
+this science, and makes every network's trajectory independent of its batch
+mates: Adam acts elementwise, so training B networks together equals training
+each alone (to floating-point rounding).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from mtlreg.model import ShallowReLUNet
+
+
+@dataclass
+class BatchState:
+    """Stacked parameters (padded) and Adam moments of B networks.
+
+    Shapes: ``W`` (B, K, d), ``b`` (B, K), ``V`` (B, K, T), ``A`` (B, T, d), ``c`` (B, T).
+    ``neuron_mask`` (B, K) and ``task_mask`` (B, T) are 1 for real entries; ``skip``
+    (B,) is 1 where the network has the skip connection ``A x + c``.
+    """
+
+    W: Tensor
+    b: Tensor
+    V: Tensor
+    A: Tensor
+    c: Tensor
+    neuron_mask: Tensor
+    task_mask: Tensor
+    skip: Tensor
+    step: int = 0
+
+    def __post_init__(self) -> None:
+        self.params = [self.W, self.b, self.V, self.A, self.c]
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.s = [torch.zeros_like(p) for p in self.params]
+        self.grads = [torch.zeros_like(p) for p in self.params]
+        self._masks = [
+            self.neuron_mask[:, :, None],
+            self.neuron_mask,
+            self.neuron_mask[:, :, None] * self.task_mask[:, None, :],
+            self.task_mask[:, :, None] * self.skip[:, None, None],
+            self.task_mask * self.skip[:, None],
+        ]
+        for p, mask in zip(self.params, self._masks, strict=True):
+            p.mul_(mask)
+
+
+def forward(state: BatchState, X: Tensor) -> tuple[Tensor, Tensor]:
+    """Pre-activations Z (B, N, K) and outputs F (B, N, T)."""
+    Z = torch.baddbmm(state.b[:, None, :], X, state.W.transpose(1, 2))
+    F = torch.bmm(Z.clamp_min(0.0), state.V)
+    F = torch.baddbmm(F, X, state.A.transpose(1, 2)).add_(state.c[:, None, :])
+    return Z, F
+
+
+def objective(
+    state: BatchState, X: Tensor, Y: Tensor, lam: Tensor, fit_scale: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(objective, fit, WD), each of shape (B,).
+
+    fit = fit_scale * sum_{i,t} (f_t(x_i) - y_it)^2 with fit_scale = 1/N (sum over
+    tasks) or 1/(N T) (mean over tasks), per network.
+    """
+    _, F = forward(state, X)
+    fit = (F - Y).pow(2).sum(dim=(1, 2)) * fit_scale
+    wd = 0.5 * (state.W.pow(2).sum(dim=(1, 2)) + state.V.pow(2).sum(dim=(1, 2)))
+    return fit + lam * wd, fit, wd
+
+
+def gradients(state: BatchState, X: Tensor, Y: Tensor, lam: Tensor, fit_scale: Tensor) -> None:
+    """Write d(fit + lam WD)/d(params) into ``state.grads`` (masked)."""
+    gW, gb, gV, gA, gc = state.grads
+    Z, F = forward(state, X)
+    H = Z.clamp_min(0.0)
+    R = (F - Y).mul_((2.0 * fit_scale)[:, None, None])  # dfit/dF
+    lam3 = lam[:, None, None]
+    torch.bmm(H.transpose(1, 2), R, out=gV)
+    gV.add_(state.V * lam3)
+    gH = torch.bmm(R, state.V.transpose(1, 2)).mul_(Z > 0)
+    torch.bmm(gH.transpose(1, 2), X, out=gW)
+    gW.add_(state.W * lam3)
+    torch.sum(gH, dim=1, out=gb)
+    torch.bmm(R.transpose(1, 2), X, out=gA)
+    torch.sum(R, dim=1, out=gc)
+    for g, mask in zip(state.grads, state._masks, strict=True):
+        g.mul_(mask)
+
+
+def adam_step(
+    state: BatchState,
+    X: Tensor,
+    Y: Tensor,
+    lam: Tensor,
+    fit_scale: Tensor,
+    lr: Tensor,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+) -> None:
+    """One Adam step (PyTorch's update rule) for every network; ``lr`` has shape (B,)."""
+    gradients(state, X, Y, lam, fit_scale)
+    state.step += 1
+    b1, b2 = betas
+    bc1 = 1.0 - b1**state.step
+    bc2_sqrt = math.sqrt(1.0 - b2**state.step)
+    for p, g, m, s in zip(state.params, state.grads, state.m, state.s, strict=True):
+        m.lerp_(g, 1.0 - b1)
+        s.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+        denom = s.sqrt().div_(bc2_sqrt).add_(eps)
+        step = lr.view((-1,) + (1,) * (p.ndim - 1)) / bc1
+        p.sub_(m / denom * step)
+
+
+def stack(
+    nets: list[ShallowReLUNet],
+    *,
+    width: int | None = None,
+    n_tasks: int | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+) -> BatchState:
+    """Stack networks with the same input dimension into a padded :class:`BatchState`."""
+    if not nets:
+        raise ValueError("Parameter `nets` should hold at least one network. Found none.")
+    d = nets[0].in_dim
+    if any(n.in_dim != d for n in nets):
+        raise ValueError("Parameter `nets` should hold networks with the same input dimension.")
+    K = width if width is not None else max(n.width for n in nets)
+    T = n_tasks if n_tasks is not None else max(n.out_dim for n in nets)
+    dt = dtype or nets[0].w.dtype
+    dev = torch.device(device) if device is not None else nets[0].w.device
+    B = len(nets)
+
+    def zeros(*shape: int) -> Tensor:
+        return torch.zeros(*shape, dtype=dt, device=dev)
+
+    W, b, V = zeros(B, K, d), zeros(B, K), zeros(B, K, T)
+    A, c = zeros(B, T, d), zeros(B, T)
+    nmask, tmask, skip = zeros(B, K), zeros(B, T), zeros(B)
+    with torch.no_grad():
+        for i, net in enumerate(nets):
+            k, t = net.width, net.out_dim
+            if k > K or t > T:
+                raise ValueError(
+                    f"Network {i} has width {k} and {t} tasks; the batch allows {K}, {T}."
+                )
+            W[i, :k] = net.w.to(device=dev, dtype=dt)
+            b[i, :k] = net.b.to(device=dev, dtype=dt)
+            V[i, :k, :t] = net.v.to(device=dev, dtype=dt)
+            nmask[i, :k] = 1.0
+            tmask[i, :t] = 1.0
+            if net.A is not None and net.c is not None:
+                A[i, :t] = net.A.to(device=dev, dtype=dt)
+                c[i, :t] = net.c.to(device=dev, dtype=dt)
+                skip[i] = 1.0
+    return BatchState(W, b, V, A, c, nmask, tmask, skip)
+
+
+def unstack(state: BatchState, i: int) -> ShallowReLUNet:
+    """Network ``i`` of the batch, without its padding."""
+    k = int(state.neuron_mask[i].sum())
+    t = int(state.task_mask[i].sum())
+    d = int(state.W.shape[2])
+    skip = bool(state.skip[i] > 0)
+    net = ShallowReLUNet(d, t, k, skip, dtype=state.W.dtype).to(state.W.device)
+    with torch.no_grad():
+        net.w.copy_(state.W[i, :k])
+        net.b.copy_(state.b[i, :k])
+        net.v.copy_(state.V[i, :k, :t])
+        if net.A is not None and net.c is not None:
+            net.A.copy_(state.A[i, :t])
+            net.c.copy_(state.c[i, :t])
+    return net
