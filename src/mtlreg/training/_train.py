@@ -199,7 +199,7 @@ def train(
             )
     device = torch.device(device)
 
-    scaling = _Scaling.fit(x_np, y_np, skip) if method == "auto" else _Scaling.identity()
+    scaling = _Scaling.fit(x_np, y_np, skip) if method == "auto" else _Scaling.identity(x_np.shape[1])
     xs, ys = scaling.forward(x_np, y_np)
     lam_s = lam * scaling.lam_factor
     if net is None:
@@ -385,8 +385,8 @@ class _Scaling:
     sy: float
 
     @classmethod
-    def identity(cls) -> _Scaling:
-        return cls(np.zeros(1), 1.0, 1.0)
+    def identity(cls, d: int) -> _Scaling:
+        return cls(np.zeros(d), 1.0, 1.0)
 
     @classmethod
     def fit(cls, x: NDArray[np.float64], y: NDArray[np.float64], skip: bool) -> _Scaling:

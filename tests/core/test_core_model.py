@@ -1,0 +1,108 @@
+"""Properties of ShallowReLUNet: norms, symmetries, pruning, I/O."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mtlreg import ShallowReLUNet
+
+
+def _random_net(seed: int, d: int = 3, t: int = 4, k: int = 7, skip: bool = True) -> ShallowReLUNet:
+    net = ShallowReLUNet(d, t, k, skip=skip, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * 2.0)
+    return net
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("skip", [True, False])
+def test_balance_keeps_function_and_makes_wd_equal_vv(seed: int, skip: bool) -> None:
+    net = _random_net(seed, skip=skip)
+    x = torch.randn(50, 3, dtype=torch.float64)
+    before = net(x).detach()
+    assert float(net.vv_norm()) <= float(net.weight_decay()) + 1e-12
+    vv = float(net.vv_norm())
+    net.balance()
+    torch.testing.assert_close(net(x).detach(), before, rtol=1e-12, atol=1e-12)
+    assert float(net.weight_decay()) == pytest.approx(vv, rel=1e-12)
+    assert float(net.vv_norm()) == pytest.approx(vv, rel=1e-12)
+    torch.testing.assert_close(net.w.norm(dim=1), net.v.norm(dim=1))
+
+
+def test_vv_norm_per_task_sums_to_at_least_total() -> None:
+    net = _random_net(1)
+    per_task = sum(float(net.vv_norm(task=t)) for t in range(net.out_dim))
+    # ||v||_2 <= ||v||_1 neuron by neuron.
+    assert float(net.vv_norm()) <= per_task + 1e-12
+    with pytest.raises(ValueError, match="task"):
+        net.vv_norm(task=4)
+
+
+def test_rescaling_symmetry_leaves_function_unchanged() -> None:
+    net = _random_net(2)
+    x = torch.randn(20, 3, dtype=torch.float64)
+    before = net(x).detach()
+    with torch.no_grad():
+        a = torch.rand(net.width, dtype=torch.float64) + 0.5
+        net.w.mul_(a[:, None])
+        net.b.mul_(a)
+        net.v.div_(a[:, None])
+    torch.testing.assert_close(net(x).detach(), before)
+
+
+def test_prune_drops_dead_neurons_and_keeps_function() -> None:
+    net = _random_net(3)
+    with torch.no_grad():
+        net.v[0].zero_()  # no output
+        net.w[1].zero_()  # constant neuron: folded into c
+    x = torch.randn(30, 3, dtype=torch.float64)
+    before = net(x).detach()
+    net.prune(1e-9)
+    assert net.width == 5
+    torch.testing.assert_close(net(x).detach(), before)
+
+
+def test_save_load_roundtrip(tmp_path) -> None:
+    net = _random_net(4, skip=False)
+    path = tmp_path / "net.safetensors"
+    net.save(path)
+    loaded = ShallowReLUNet.load(path)
+    x = torch.randn(10, 3, dtype=torch.float64)
+    torch.testing.assert_close(loaded(x), net(x))
+    assert loaded.skip is False and loaded.A is None
+
+
+def test_load_rejects_foreign_file(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "other.safetensors"
+    save_file({"x": torch.zeros(2)}, str(path))
+    with pytest.raises(ValueError, match="not an mtlreg network"):
+        ShallowReLUNet.load(path)
+
+
+def test_predict_matches_forward_and_validates() -> None:
+    net = _random_net(5)
+    x = np.random.default_rng(0).standard_normal((6, 3))
+    np.testing.assert_allclose(net.predict(x), net(torch.as_tensor(x)).detach().numpy())
+    with pytest.raises(ValueError, match="3 column"):
+        net.predict(np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="finite"):
+        net.predict(np.full((2, 3), np.nan))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"in_dim": 0, "out_dim": 1, "width": 3}, "in_dim"),
+        ({"in_dim": 1, "out_dim": 1, "width": 0}, "width"),
+        ({"in_dim": 1, "out_dim": 0, "width": 3}, "out_dim"),
+    ],
+)
+def test_bad_shapes_raise(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ShallowReLUNet(**kwargs)
