@@ -54,3 +54,18 @@ def test_bad_options():
         double_descent.run("unused", quick=True, tasks=[0])
     with pytest.raises(ValueError, match="`regimes`"):
         double_descent.run("unused", quick=True, regimes=["ridge"])
+
+
+def test_full_preset_is_complete_and_jobs_do_not_change_results():
+    full = double_descent._config(False, **dict.fromkeys(_OPTIONS))
+    assert full.d >= 200 and full.trials >= 20 and full.tasks == (1, 2, 5, 10, 20)
+    tiny = {"d": 20, "trials": 2, "tasks": [2], "points": 4, "theory_points": 3}
+    serial = double_descent._config(True, **(dict.fromkeys(_OPTIONS) | tiny | {"jobs": 1}))
+    parallel = double_descent._config(True, **(dict.fromkeys(_OPTIONS) | tiny | {"jobs": 2}))
+    assert double_descent._simulate(serial) == double_descent._simulate(parallel)
+
+
+_OPTIONS = (
+    "d", "trials", "tasks", "rho", "phi", "regimes", "points", "theory_points",
+    "lam_task", "lam_small", "seed", "jobs",
+)  # fmt: skip

@@ -199,7 +199,9 @@ def train(
             )
     device = torch.device(device)
 
-    scaling = _Scaling.fit(x_np, y_np, skip) if method == "auto" else _Scaling.identity(x_np.shape[1])
+    scaling = (
+        _Scaling.fit(x_np, y_np, skip) if method == "auto" else _Scaling.identity(x_np.shape[1])
+    )
     xs, ys = scaling.forward(x_np, y_np)
     lam_s = lam * scaling.lam_factor
     if net is None:
@@ -207,6 +209,9 @@ def train(
             initial_network(xs, ys, width, skip=skip, seed=sd, init=init, dtype=dtype)
             for sd in _restart_seeds(seed, restarts)
         ]
+        if method == "auto":
+            for start in starts:
+                _fit_output_layer(start, xs, ys, lam_s, task_reduction)
     else:
         starts = [scaling.net_forward(net.copy().to(dtype=dtype))]
     state = stack(starts, device=device, dtype=dtype)
@@ -460,6 +465,38 @@ def initial_network(
     if init == "data":
         _data_init(net, x_np, y_np, seed)
     return net
+
+
+def _fit_output_layer(
+    net: ShallowReLUNet, x: np.ndarray, y: np.ndarray, lam: float, task_reduction: str
+) -> None:
+    """Solve the output layer exactly for the given hidden layer, then balance.
+
+    For fixed (w, b) the objective is a ridge regression in (v, A, c) with penalty
+    lam/2 ||v||^2 (A and c free); solving it puts every neuron to use at once, so
+    kinks that the data need where the initial features are tiny (clustered inputs)
+    start at the right size instead of growing from a small random init.
+    """
+    with torch.no_grad():
+        w = net.w.detach().cpu().double().numpy()
+        b = net.b.detach().cpu().double().numpy()
+    n, k = x.shape[0], w.shape[0]
+    scale = 1.0 / (n * (y.shape[1] if task_reduction == "mean" else 1))
+    parts = [np.maximum(x @ w.T + b, 0.0)]
+    if net.A is not None:
+        parts += [x, np.ones((n, 1))]
+    design = np.concatenate(parts, axis=1)
+    penalty = np.zeros((k, design.shape[1]))
+    penalty[:, :k] = np.sqrt(lam / 2.0) * np.eye(k)
+    lhs = np.concatenate([np.sqrt(scale) * design, penalty])
+    rhs = np.concatenate([np.sqrt(scale) * y, np.zeros((k, y.shape[1]))])
+    coef, *_ = np.linalg.lstsq(lhs, rhs, rcond=None)
+    with torch.no_grad():
+        net.v.copy_(torch.as_tensor(coef[:k]))
+        if net.A is not None and net.c is not None:
+            net.A.copy_(torch.as_tensor(coef[k:-1].T))
+            net.c.copy_(torch.as_tensor(coef[-1]))
+    net.balance()
 
 
 def _data_init(net: ShallowReLUNet, x: np.ndarray, y: np.ndarray, seed: int | None) -> None:
