@@ -29,7 +29,7 @@ def check_array(
 ) -> NDArray[np.float64]:
     """Convert ``value`` to a finite float array with an allowed number of dimensions."""
     try:
-        arr = np.asarray(value, dtype=dtype)
+        arr: NDArray[np.float64] = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"Parameter `{name}` should be a numeric array. Found {_fmt(value)}.") from exc
     if arr.ndim not in ndim:
