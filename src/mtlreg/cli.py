@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(p)
     from mtlreg.sweep._cli import register
 
-    register(sub)
+    register(sub)  # type: ignore[arg-type]
     return parser
 
 

@@ -50,9 +50,12 @@ def build_problem(cfg: RunConfig) -> tuple[NDArray[np.float64], NDArray[np.float
 
 
 def batch_key(cfg: RunConfig) -> tuple[Any, ...]:
-    """Runs with equal keys can share a batch (same N, d, steps, schedule and dtype)."""
+    """Runs with equal keys share a batch: same N, d, steps, schedule, dtype and lr.
+
+    (Equal learning rates let the batch use the fused Adam update.)
+    """
     x, _ = cfg.dataset.load()
-    return (x.shape, cfg.steps, cfg.lr_decay, cfg.dtype)
+    return (x.shape, cfg.steps, cfg.lr_decay, cfg.dtype, cfg.lr)
 
 
 def sample_box(x: NDArray[np.float64], count: int, seed: int) -> NDArray[np.float64]:
@@ -75,18 +78,14 @@ def task1_gradient_norms(net: ShallowReLUNet, points: NDArray[np.float64]) -> ND
 
 
 def network_blob(net: ShallowReLUNet) -> bytes:
-    """The network's parameters as safetensors bytes (deterministic, no pickle)."""
+    """The network's parameters as safetensors bytes (deterministic, no pickle).
+
+    Shapes say everything: ``w`` (K, d), ``v`` (K, T), and ``A`` present iff skip.
+    """
     from safetensors.torch import save
 
     tensors = {k: t.detach().cpu().contiguous() for k, t in net.state_dict().items()}
-    meta = {
-        "in_dim": str(net.in_dim),
-        "out_dim": str(net.out_dim),
-        "width": str(net.width),
-        "skip": str(net.skip),
-        "format": "mtlreg.ShallowReLUNet/1",
-    }
-    return bytes(save(tensors, metadata=meta))
+    return bytes(save(tensors))
 
 
 def network_from_blob(blob: bytes) -> ShallowReLUNet:

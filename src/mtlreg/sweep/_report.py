@@ -21,8 +21,21 @@ MEASURES: dict[str, str] = {
     "grad_mean": "task-1 mean gradient norm",
     "active": "active neurons",
 }
-_NOT_AXES = {"run_id", "seed", "aux_seed", "version", "status", "objective", "penalty", "steps",
-             "grad_max", "seconds", "host", "finished_at", *MEASURES}
+_NOT_AXES = {
+    "run_id",
+    "seed",
+    "aux_seed",
+    "version",
+    "status",
+    "objective",
+    "penalty",
+    "steps",
+    "grad_max",
+    "seconds",
+    "host",
+    "finished_at",
+    *MEASURES,
+}
 _PREFERRED_X = ("n_aux", "lam", "aux_scale", "width", "lr")
 
 
@@ -117,8 +130,14 @@ def _figures(frame: pd.DataFrame, axes: list[str], out: Path) -> list[str]:
             stats = part.groupby(x)[measure].agg(["mean", "std"]).sort_index()
             key_t = key if isinstance(key, tuple) else (key,)
             name = ", ".join(f"{a}={_fmt(v)}" for a, v in zip(others, key_t)) or "all"
-            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0.0),
-                        marker="o", capsize=3, label=name)
+            ax.errorbar(
+                stats.index,
+                stats["mean"],
+                yerr=stats["std"].fillna(0.0),
+                marker="o",
+                capsize=3,
+                label=name,
+            )
         if x in {"lam", "lr"}:
             ax.set_xscale("log")
         ax.set_xlabel(x)

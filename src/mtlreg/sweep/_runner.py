@@ -42,7 +42,7 @@ def plan_batches(configs: Sequence[RunConfig], batch_size: int) -> list[list[Run
     groups: dict[tuple[Any, ...], list[RunConfig]] = {}
     for cfg in configs:
         groups.setdefault(batch_key(cfg), []).append(cfg)
-    batches = []
+    batches: list[list[RunConfig]] = []
     for members in groups.values():
         members = sorted(members, key=lambda c: (c.n_aux, c.width))
         batches.extend(members[i : i + batch_size] for i in range(0, len(members), batch_size))
@@ -98,7 +98,9 @@ def run_sweep(
     from mtlreg import __version__
 
     out = prepare_out(out)
-    atomic_write_text(out / f"spec-{sweep.name}.yaml", yaml.safe_dump(sweep.model_dump(mode="json")))
+    atomic_write_text(
+        out / f"spec-{sweep.name}.yaml", yaml.safe_dump(sweep.model_dump(mode="json"))
+    )
     with ResultStore(out) as store:
         done = store.run_ids()
         pending = [b for b in batches if any(c.run_id(__version__) not in done for c in b)]

@@ -177,6 +177,8 @@ def _format_errors(exc: ValidationError, source: str) -> str:
             text = f"unknown key `{_describe(loc)}`{_hint(loc, SweepSpec)}"
         elif err["type"] == "missing":
             text = f"missing key `{_describe(loc)}`"
+        elif err["type"] == "too_short" and loc[0] == "grid":
+            text = f"{_describe(loc)}: empty axis, so the grid would have no runs"
         if err["type"] != "missing":
             shown = repr(value)
             text += f". Found {shown if len(shown) <= 60 else shown[:57] + '...'}"

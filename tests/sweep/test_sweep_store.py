@@ -1,0 +1,155 @@
+"""The results store: resumable after SIGKILL/Ctrl-C, exports, loader."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from mtlreg import __version__
+from mtlreg.sweep import (
+    ResultStore,
+    expand,
+    export_results,
+    load_network,
+    load_results,
+    parse_spec,
+    run_sweep,
+    write_report,
+)
+from mtlreg.sweep._execute import EXECUTION_COLUMNS, build_problem, run_batch
+
+SPEC: dict[str, Any] = {
+    "name": "resume",
+    "grid": {
+        "dataset": [{"name": "two_squares"}],
+        "n_aux": [0, 3],
+        "width": [4, 8],
+        "lam": [1e-3, 1e-2],
+        "seed": [0, 1, 2],
+        "lr": [1e-2],
+        "skip": [False],
+    },
+    "training": {"steps": 200},
+    "measure": {"test_points": 64},
+    "execution": {"batch_size": 2},
+}
+
+
+def _count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=5.0) as con:
+            return int(con.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+    except sqlite3.OperationalError:  # the table is not created yet
+        return 0
+
+
+def _comparable(out: Path) -> pd.DataFrame:
+    frame = load_results(out).drop(columns=list(EXECUTION_COLUMNS))
+    return frame.sort_values("run_id").reset_index(drop=True)
+
+
+def _networks(out: Path) -> dict[str, bytes]:
+    with sqlite3.connect(out / "results.sqlite") as con:
+        return dict(con.execute("SELECT run_id, params FROM networks"))
+
+
+def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(SPEC))
+    out = tmp_path / "killed"
+    db = out / "results.sqlite"
+    code = f"from mtlreg.sweep import run_sweep; run_sweep({str(spec_file)!r}, {str(out)!r})"
+    cmd = [sys.executable, "-c", code]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    rng = np.random.default_rng(6)
+    counts = []
+    # five SIGKILLs, then one Ctrl-C (SIGINT), each at a random moment after new progress
+    for sig in [signal.SIGKILL] * 5 + [signal.SIGINT]:
+        before = _count(db)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60.0
+            while proc.poll() is None and _count(db) <= before and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(float(rng.uniform(0.0, 0.3)))
+            proc.send_signal(sig)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        counts.append(_count(db))
+    assert counts == sorted(counts)
+    n_runs = len(expand(parse_spec(SPEC)))
+    assert counts[0] < n_runs  # the first kill interrupted the sweep
+
+    summary = run_sweep(spec_file, out, progress=False)
+    assert summary.already_done == counts[-1]
+    assert summary.computed == n_runs - counts[-1]
+
+    reference = tmp_path / "reference"
+    run_sweep(spec_file, reference, progress=False)
+    resumed, uninterrupted = _comparable(out), _comparable(reference)
+    assert len(resumed) == n_runs
+    assert resumed["run_id"].is_unique
+    pd.testing.assert_frame_equal(resumed, uninterrupted)
+    assert _networks(out) == _networks(reference)
+
+
+def test_store_is_idempotent_and_exports(tmp_path: Path) -> None:
+    spec = {**SPEC, "execution": {"batch_size": 8}}
+    spec["grid"] = {**SPEC["grid"], "seed": [0], "lam": [1e-3]}
+    first = run_sweep(spec, tmp_path, progress=False)
+    assert first.computed == first.total == 4
+    again = run_sweep(spec, tmp_path, progress=False)
+    assert (again.already_done, again.computed) == (4, 0)
+    with ResultStore(tmp_path) as store:
+        assert len(store) == 4
+        cfg = expand(parse_spec(spec))[0]
+        (row,) = run_batch([cfg], __version__)
+        assert store.add([row]) == 0  # a run written twice is ignored
+        assert len(store) == 4
+
+    frame = load_results(tmp_path)
+    csv = export_results(tmp_path, "csv")
+    parquet = export_results(tmp_path, "parquet")
+    assert csv == tmp_path / "results.csv"
+    assert parquet == tmp_path / "results.parquet"
+    from_csv = pd.read_csv(csv)
+    from_parquet = pd.read_parquet(parquet)
+    assert list(from_csv["run_id"]) == list(frame["run_id"])
+    pd.testing.assert_frame_equal(from_parquet, frame)
+    with pytest.raises(ValueError, match="format"):
+        export_results(tmp_path, "xlsx")
+
+    row = frame.iloc[0]
+    net = load_network(tmp_path, row["run_id"])
+    cfg = next(c for c in expand(parse_spec(spec)) if c.run_id() == row["run_id"])
+    x, Y = build_problem(cfg)
+    with torch.no_grad():
+        pred = net(torch.as_tensor(x)).numpy()
+    assert np.mean((pred[:, 0] - Y[:, 0]) ** 2) == pytest.approx(row["task1_mse"], rel=1e-9)
+
+    report = write_report(tmp_path)
+    text = report.read_text()
+    assert "Mean and standard deviation over seeds" in text
+    assert (tmp_path / "report" / "vv_norm_vs_n_aux.png").exists()
+
+
+def test_loader_needs_a_store(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="No results store"):
+        load_results(tmp_path)
