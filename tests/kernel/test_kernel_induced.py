@@ -110,6 +110,8 @@ def test_diagnostics_of_a_trained_network(
     assert 0.0 <= diag.gap_lower <= diag.gap <= diag.gap_bound
     assert diag.network_suboptimality >= -1e-12
     assert diag.rkhs_rms_distance <= diag.rkhs_max_distance
+    # triangle inequality: network-RKHS, network-exact and RKHS-exact distances
+    assert diag.kernel_max_distance <= diag.rkhs_max_distance + diag.exact_max_distance + 1e-12
     assert diag.n_tasks == Y.shape[1]
     assert diag.exact.converged
     row = diag.as_dict()

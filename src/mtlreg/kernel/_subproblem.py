@@ -173,7 +173,10 @@ def _newton(
         eta = np.hypot(v, c)
         grad = -(2.0 / n) * (phi.T @ (y - phi @ v)) + lam * v / eta
         hess = gram + np.diag(lam * c**2 / eta**3)
-        step = -scipy.linalg.cho_solve(scipy.linalg.cho_factor(hess), grad)
+        try:
+            step = -scipy.linalg.cho_solve(scipy.linalg.cho_factor(hess), grad)
+        except np.linalg.LinAlgError:  # numerically singular (c_k << |v_k|): least squares
+            step = -np.linalg.lstsq(hess, grad, rcond=None)[0]
         decrement = float(-grad @ step)
         if decrement / 2.0 <= tol * max(abs(f), 1e-300):
             return v, it, True
