@@ -89,7 +89,7 @@ def test_agrees_with_independent_cvxpy(n: int, d: int, lam: float, skip: bool) -
     # the read-back network reproduces the predictions and the objective
     net = sol.to_network()
     assert np.allclose(net.predict(x)[:, 0], sol.predictions, atol=1e-7)
-    obj, fit, vv = network_objective(net, x, y, lam)
+    obj, fit, _vv = network_objective(net, x, y, lam)
     assert obj == pytest.approx(sol.objective, rel=1e-6)
     wd = float(net.weight_decay().detach())
     assert fit + lam * wd == pytest.approx(sol.objective, rel=1e-6)

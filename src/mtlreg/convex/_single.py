@@ -187,7 +187,8 @@ def solve(
         pats = np.asarray(patterns, dtype=bool)
         if pats.ndim != 2 or pats.shape[1] != n or pats.shape[0] < 1:
             raise ValueError(
-                f"Parameter `patterns` should be a (P, {n}) boolean array. Found shape {pats.shape}."
+                f"Parameter `patterns` should be a (P, {n}) boolean array. "
+                f"Found shape {pats.shape}."
             )
     xb = np.concatenate([x, np.ones((n, 1))], axis=1)
     dmat = pats.T.astype(np.float64)  # (N, P)
@@ -217,7 +218,7 @@ def solve(
     beta_pos = np.asarray(cons[0].dual_value).T  # (P, N)
     beta_neg = np.asarray(cons[1].dual_value).T
     A_val = np.asarray(a.value) if skip else np.zeros(d)
-    c_val = float(c0.value) if skip else 0.0
+    c_val = float(np.asarray(c0.value)) if skip else 0.0
 
     # objective of the primal point, recomputed exactly from the pattern-free network
     act_pos = np.maximum(xb @ u_pos.T, 0.0)
@@ -244,8 +245,12 @@ def solve(
         skip_bias=c_val,
         patterns=pats,
         predictions=predictions,
-        info={"status": prob.status, "solver": solver, "n_patterns": n_pat,
-              "solver_time": prob.solver_stats.solve_time},
+        info={
+            "status": prob.status,
+            "solver": solver,
+            "n_patterns": n_pat,
+            "solver_time": prob.solver_stats.solve_time,
+        },
     )
 
 

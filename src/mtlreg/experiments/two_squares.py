@@ -164,10 +164,7 @@ def _pairwise(surfaces: dict[str, np.ndarray]) -> dict[str, float]:
 
 
 def _mean_within(distances: dict[str, float], kind: str) -> float:
-    vals = [
-        v for k, v in distances.items()
-        if all(part.startswith(kind) for part in k.split("|"))
-    ]
+    vals = [v for k, v in distances.items() if all(part.startswith(kind) for part in k.split("|"))]
     return float(np.mean(vals)) if vals else float("nan")
 
 
@@ -202,7 +199,9 @@ def _plot(path: Path, axis: np.ndarray, surfaces: dict[str, np.ndarray], grid: i
             ax.set_xlabel("x1", fontsize=7)
             ax.set_ylabel("x2", fontsize=7)
             ax.tick_params(labelsize=6)
-    fig.suptitle("Two squares: exact optimum (left), single-task (top), multi-task output 1 (bottom)")
+    fig.suptitle(
+        "Two squares: exact optimum (left), single-task (top), multi-task output 1 (bottom)"
+    )
     save_figure(fig, path, "two_squares_surfaces")
 
 
