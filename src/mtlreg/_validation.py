@@ -31,7 +31,9 @@ def check_array(
     try:
         arr: NDArray[np.float64] = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"Parameter `{name}` should be a numeric array. Found {_fmt(value)}.") from exc
+        raise TypeError(
+            f"Parameter `{name}` should be a numeric array. Found {_fmt(value)}."
+        ) from exc
     if arr.ndim not in ndim:
         allowed = " or ".join(str(n) for n in ndim)
         raise ValueError(
@@ -52,7 +54,9 @@ def check_inputs(X: ArrayLike, name: str = "X", *, min_rows: int = 1) -> NDArray
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.shape[1] < 1:
-        raise ValueError(f"Parameter `{name}` should have at least one column. Found shape {arr.shape}.")
+        raise ValueError(
+            f"Parameter `{name}` should have at least one column. Found shape {arr.shape}."
+        )
     return arr
 
 
@@ -66,7 +70,9 @@ def check_targets(Y: ArrayLike, n_rows: int, name: str = "Y") -> NDArray[np.floa
             f"Parameter `{name}` should have {n_rows} rows, one per input. Found {arr.shape[0]}."
         )
     if arr.shape[1] < 1:
-        raise ValueError(f"Parameter `{name}` should have at least one column. Found shape {arr.shape}.")
+        raise ValueError(
+            f"Parameter `{name}` should have at least one column. Found shape {arr.shape}."
+        )
     return arr
 
 

@@ -83,9 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in names:
                 _run_experiment(name, args.out / name, args.quick, {})
         else:
-            options = {
-                k: v for k, v in vars(args).items() if k not in {"command", "out", "quick"}
-            }
+            options = {k: v for k, v in vars(args).items() if k not in {"command", "out", "quick"}}
             _run_experiment(args.command, args.out, args.quick, options)
     except (ValueError, TypeError, TrainingError, OSError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -198,9 +198,7 @@ class ShallowReLUNet(nn.Module):
         return check_int(task, "task", low=0, high=self.out_dim - 1)
 
     def extra_repr(self) -> str:
-        return (
-            f"in_dim={self.in_dim}, out_dim={self.out_dim}, width={self.width}, skip={self.skip}"
-        )
+        return f"in_dim={self.in_dim}, out_dim={self.out_dim}, width={self.width}, skip={self.skip}"
 
 
 def _uniform(
