@@ -73,6 +73,13 @@ class InducedKernel:
             out = out + x @ self.A[self.task] + self.c[self.task]
         return out
 
+    def evaluate(
+        self, X: ArrayLike, v: NDArray[np.float64], a: NDArray[np.float64], intercept: float
+    ) -> NDArray[np.float64]:
+        """sum_k v_k phi_k(x) + a . x + intercept at X, shape (N,)."""
+        x = self._inputs(X, "X")
+        return self.features(x) @ v + x @ a + intercept
+
     def _inputs(self, X: ArrayLike, name: str) -> NDArray[np.float64]:
         x = check_inputs(X, name)
         if x.shape[1] != self.W.shape[1]:

@@ -91,8 +91,7 @@ class RKHSSolution:
 
     def predict(self, X: ArrayLike) -> NDArray[np.float64]:
         """The fitted function at X, shape (N,)."""
-        x = self.kernel._inputs(X, "X")
-        return self.kernel.features(x) @ self.v + x @ self.a + self.intercept
+        return self.kernel.evaluate(X, self.v, self.a, self.intercept)
 
 
 def rkhs_solve(kernel: InducedKernel, X: ArrayLike, y: ArrayLike, lam: float) -> RKHSSolution:

@@ -28,9 +28,7 @@ from mtlreg._validation import (
 from mtlreg.model import ShallowReLUNet
 from mtlreg.training import initial_network, objective_terms
 from mtlreg.training._engine import BatchState, adam_step, gradients, stack, unstack
-
-INITS: tuple[str, ...] = ("data", "torch")
-TASK_REDUCTIONS: tuple[str, ...] = ("sum", "mean")
+from mtlreg.training._train import INITS, TASK_REDUCTIONS
 
 
 @dataclass(frozen=True)

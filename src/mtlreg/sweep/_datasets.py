@@ -7,6 +7,7 @@ Each data set is a small frozen pydantic model (the spec's ``dataset`` entries) 
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,11 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, computed_field
 Arrays = tuple[NDArray[np.float64], NDArray[np.float64]]
 
 
-class _Dataset(BaseModel):
+class _Dataset(BaseModel, ABC):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def load(self) -> Arrays:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def load(self) -> Arrays:
+        """The inputs X (N, d) and real labels y (N,)."""
 
 
 class UnivariateData(_Dataset):
