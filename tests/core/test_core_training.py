@@ -149,12 +149,41 @@ def test_divergence_raises_training_error() -> None:
         )
 
 
-def test_multitask_training_reaches_connect_the_dots_on_paper_data() -> None:
+@pytest.mark.parametrize("method", ["auto", "continuation"])
+def test_multitask_training_reaches_connect_the_dots_on_paper_data(method: str) -> None:
     Y = mtlreg.aux_tasks(PAPER_Y, n_aux=2, seed=0)
     assert is_unique(PAPER_X, Y).max_cosine <= 0.95  # well-conditioned draw
-    res = train(PAPER_X, Y, width=32, lam=1e-5, seed=0)
+    res = train(PAPER_X, Y, width=32, lam=1e-5, seed=0, method=method)
     grid = np.linspace(PAPER_X[0], PAPER_X[-1], 701)
     dev = np.abs(res.net.predict(grid)[:, 0] - connect_the_dots(PAPER_X, Y)(grid)[:, 0]).max()
     assert dev <= 0.02 * np.ptp(PAPER_Y)
     # the trained network's norm is within a whisker of the theoretical minimum R*
     assert res.penalty == pytest.approx(mtlreg.univariate.min_norm(PAPER_X, Y), rel=0.01)
+
+
+def test_auto_is_the_certified_exact_optimum_in_1d() -> None:
+    rng = np.random.default_rng(12)
+    x = np.sort(rng.uniform(-2, 2, 9))
+    Y = mtlreg.aux_tasks(rng.standard_normal(9), 2, seed=1)
+    lam = 1e-4
+    exact = train(x, Y, width=16, lam=lam, seed=0)
+    assert exact.config["solver"] == "exact-1d" and exact.converged
+    assert exact.net.width == 16
+    opt = mtlreg.univariate.weight_decay_optimum(x, Y, lam)
+    assert exact.objective == pytest.approx(opt.objective, rel=1e-9)
+    grad = train(x, Y, width=16, lam=lam, seed=0, method="continuation", max_steps=3000)
+    assert grad.objective >= exact.objective - exact.config["duality_gap"]
+    # the "mean" convention is the same problem at lam * T, divided by T
+    mean = train(x, Y, width=16, lam=lam, seed=0, task_reduction="mean")
+    ref = mtlreg.univariate.weight_decay_optimum(x, Y, lam * 3)
+    assert mean.objective == pytest.approx(ref.objective / 3, rel=1e-9)
+
+
+def test_auto_falls_back_to_gradient_training_when_too_narrow() -> None:
+    rng = np.random.default_rng(13)
+    x = np.sort(rng.uniform(-2, 2, 9))
+    Y = mtlreg.aux_tasks(rng.standard_normal(9), 2, seed=1)
+    res = train(x, Y, width=3, lam=1e-4, seed=0, max_steps=500)
+    assert res.config["method"] == "continuation" and res.net.width == 3
+    no_skip = train(x, Y, width=16, lam=1e-4, skip=False, seed=0, max_steps=500)
+    assert no_skip.config["method"] == "continuation"

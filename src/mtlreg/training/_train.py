@@ -26,7 +26,7 @@ from mtlreg.model import ShallowReLUNet
 from mtlreg.training._engine import adam_step, objective, stack, unstack
 from mtlreg.training._history import TrainHistory, TrainResult
 
-METHODS: tuple[str, ...] = ("auto", "adam")
+METHODS: tuple[str, ...] = ("auto", "continuation", "adam")
 INITS: tuple[str, ...] = ("data", "torch")
 TASK_REDUCTIONS: tuple[str, ...] = ("sum", "mean")
 
@@ -118,35 +118,42 @@ def train(
     seed
         Seed of the initialisation (``None``: fresh entropy).
     method
-        ``"auto"`` (default): the problem is first rescaled to unit input and label
-        scale (an exact symmetry of the objective at balanced points), then Adam runs
-        with a continuation in lam (from ``lam_start`` down to ``lam`` over the first
-        half of the steps) and a learning rate held, then decayed 100-fold. This
-        reaches the near-interpolation regime (lam ~ 1e-5) in seconds.
+        ``"auto"`` (default): for 1-D inputs with the skip connection, the exact
+        global minimiser (:func:`mtlreg.univariate.weight_decay_optimum`, a convex
+        problem in the fitted values, certified by a duality gap; milliseconds),
+        provided ``width`` holds its knots; otherwise ``"continuation"``.
+        ``"continuation"``: gradient training. The problem is first rescaled to unit
+        input and label scale (an exact symmetry of the objective at balanced
+        points), then Adam runs with a continuation in lam (from ``lam_start`` down
+        to ``lam`` over the first half of the steps) and a learning rate held, then
+        decayed 100-fold. This reaches the near-interpolation regime (lam ~ 1e-5) in
+        seconds, but, like any local method, may stop in a local minimum.
         ``"adam"``: the papers' recipe, Adam with a fixed learning rate (default
         1e-3) on the raw problem for ``max_steps`` steps (default 100000).
     max_steps
-        Number of Adam steps (default 20000 for ``auto``); ``auto`` may stop early
-        once converged in its final phase.
+        Number of Adam steps (default 20000 for ``continuation``), which may stop
+        early once converged in its final phase.
     lr
-        Learning rate (default 1e-2 for ``auto`` in rescaled units, 1e-3 for ``adam``).
+        Learning rate (default 1e-2 for ``continuation`` in rescaled units, 1e-3 for
+        ``adam``).
     tol
-        ``converged`` is set (and ``auto`` stops) when the relative objective change
-        over a window of 1000 steps in the final phase is below ``tol``.
+        ``converged`` is set (and ``continuation`` stops) when the relative objective
+        change over a window of 1000 steps in the final phase is below ``tol``; for
+        the exact 1-D solution, when the relative duality gap is below ``tol``.
     init
         ``"data"``: hyperplanes through random training inputs or random points of
         the data's bounding box (our choice); ``"torch"``: PyTorch's default init.
     task_reduction
         ``"sum"`` over tasks (our convention) or ``"mean"`` (the authors' code).
     lam_start
-        Start of the lam continuation of ``auto``, in rescaled units (default 1e-3,
+        Start of the lam continuation of ``continuation``, in rescaled units (default 1e-3,
         never below the rescaled lam).
     restarts
         Number of initialisations trained together as one batch (default 4 for
-        ``auto``, 1 for ``adam``); the run with the lowest final objective is
+        ``continuation``, 1 for ``adam``); the run with the lowest final objective is
         returned. Restart 0 starts from ``seed`` itself, so ``restarts=1`` is a
-        plain single run; with ``auto``, odd-numbered restarts start from the exact
-        output layer of their hidden units. Costs little extra time on small problems.
+        plain single run; with ``continuation``, odd-numbered restarts start from the
+        exact output layer of their hidden units. Costs little extra time on small problems.
     device, dtype
         Where and in which precision to train (float64 on CPU by default).
     net
@@ -175,21 +182,27 @@ def train(
     task_reduction = check_choice(task_reduction, "task_reduction", TASK_REDUCTIONS)
     tol = check_number(tol, "tol", low=0.0)
     log_every = check_int(log_every, "log_every", low=1)
+    if not isinstance(skip, bool):
+        raise TypeError(f"Parameter `skip` should be a bool. Found {skip!r}.")
+    if method == "auto" and net is None and skip and x_np.shape[1] == 1:
+        exact = _train_exact(x_np, y_np, width, lam, tol, task_reduction, device, dtype)
+        if exact is not None:
+            return exact
+    if method == "auto":
+        method = "continuation"
     if max_steps is None:
-        max_steps = 20_000 if method == "auto" else 100_000
+        max_steps = 20_000 if method == "continuation" else 100_000
     max_steps = check_int(max_steps, "max_steps", low=1)
     if lr is None:
-        lr = 1e-2 if method == "auto" else 1e-3
+        lr = 1e-2 if method == "continuation" else 1e-3
     lr = check_number(lr, "lr", low=0.0, low_inclusive=False)
     if lam_start is not None:
         lam_start = check_number(lam_start, "lam_start", low=0.0)
     if restarts is None:
-        restarts = 4 if method == "auto" else 1
+        restarts = 4 if method == "continuation" else 1
     restarts = check_int(restarts, "restarts", low=1)
     if net is not None:
         restarts = 1
-    if not isinstance(skip, bool):
-        raise TypeError(f"Parameter `skip` should be a bool. Found {skip!r}.")
     if net is not None:
         if not isinstance(net, ShallowReLUNet):
             raise TypeError(f"Parameter `net` should be a ShallowReLUNet. Found {type(net)!r}.")
@@ -201,7 +214,9 @@ def train(
     device = torch.device(device)
 
     scaling = (
-        _Scaling.fit(x_np, y_np, skip) if method == "auto" else _Scaling.identity(x_np.shape[1])
+        _Scaling.fit(x_np, y_np, skip)
+        if method == "continuation"
+        else _Scaling.identity(x_np.shape[1])
     )
     xs, ys = scaling.forward(x_np, y_np)
     lam_s = lam * scaling.lam_factor
@@ -210,7 +225,7 @@ def train(
             initial_network(xs, ys, width, skip=skip, seed=sd, init=init, dtype=dtype)
             for sd in _restart_seeds(seed, restarts)
         ]
-        if method == "auto":
+        if method == "continuation":
             # Odd restarts start from the exact output layer for their hidden units:
             # it rescues kinks that clustered inputs need, while the even restarts'
             # small random output layer finds sparser solutions; the lowest final
@@ -248,7 +263,7 @@ def train(
         nonlocal best
         obj, fit, wd = objective(state, x, y, lam_t, fit_scale)
         vvs = (state.W.norm(dim=2) * state.V.norm(dim=2)).sum(dim=1) * scaling.vv_factor
-        values = fit * to_orig + lam * vvs if method == "auto" else obj
+        values = fit * to_orig + lam * vvs if method == "continuation" else obj
         finite = torch.isfinite(values) & torch.isfinite(wd)
         if not bool(finite.any()):
             raise TrainingError(
@@ -264,7 +279,7 @@ def train(
         log.step.append(step)
         log.objective.append(value)
         log.fit.append(fit_o)
-        log.penalty.append(vv if method == "auto" else float(wd[best]))
+        log.penalty.append(vv if method == "continuation" else float(wd[best]))
         log.vv.append(vv)
         log.active.append(active)
         log.phase.append(phase)
@@ -290,7 +305,7 @@ def train(
                     value = float(objective(state, x, y, lam_t, fit_scale)[0].min())
                     if abs(ref - value) <= tol * max(abs(value), 1e-300):
                         converged = True
-                        if method == "auto":
+                        if method == "continuation":
                             break
                     ref = value
     finally:
@@ -336,6 +351,68 @@ def train(
 
 
 _WINDOW = 1000
+
+
+def _train_exact(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    width: int,
+    lam: float,
+    tol: float,
+    task_reduction: str,
+    device: str | torch.device,
+    dtype: torch.dtype,
+) -> TrainResult | None:
+    """The exact 1-D optimum as a TrainResult; ``None`` if ``width`` is too small."""
+    from mtlreg.univariate import weight_decay_optimum
+
+    t0 = time.perf_counter()
+    n_tasks = y.shape[1]
+    # (1/(N T)) ||.||^2 + lam WD is (1/T) times the "sum" objective at lam * T.
+    lam_sum = lam * n_tasks if task_reduction == "mean" else lam
+    opt = weight_decay_optimum(x[:, 0], y, lam_sum, tol=min(tol, 1e-10))
+    if opt.n_knots > width:
+        return None
+    model = opt.to_network(width).to(device=torch.device(device), dtype=dtype)
+    xt = torch.as_tensor(x, dtype=dtype, device=model.w.device)
+    yt = torch.as_tensor(y, dtype=dtype, device=model.w.device)
+    with torch.no_grad():
+        obj, fit, wd = objective_terms(model, xt, yt, lam, task_reduction)
+    history = TrainHistory(
+        step=np.array([opt.n_iter], dtype=np.int64),
+        objective=np.array([float(obj)]),
+        fit=np.array([float(fit)]),
+        penalty=np.array([float(wd)]),
+        vv_norm=np.array([opt.penalty]),
+        active=np.array([opt.n_knots], dtype=np.int64),
+        phase=("exact",),
+    )
+    factor = 1.0 / n_tasks if task_reduction == "mean" else 1.0
+    config: dict[str, Any] = {
+        "width": width,
+        "lam": lam,
+        "skip": True,
+        "method": "auto",
+        "solver": "exact-1d",
+        "tol": tol,
+        "task_reduction": task_reduction,
+        "duality_gap": opt.gap * factor,
+        "relative_gap": opt.relative_gap,
+        "n_samples": int(x.shape[0]),
+        "in_dim": 1,
+        "n_tasks": int(n_tasks),
+    }
+    return TrainResult(
+        net=model,
+        history=history,
+        converged=opt.relative_gap <= tol,
+        objective=float(obj),
+        fit=float(fit),
+        penalty=float(wd),
+        steps=opt.n_iter,
+        seconds=time.perf_counter() - t0,
+        config=config,
+    )
 
 
 def _restart_seeds(seed: int | None, restarts: int) -> list[int | None]:
