@@ -121,7 +121,9 @@ def train(
         ``"auto"`` (default): for 1-D inputs with the skip connection, the exact
         global minimiser (:func:`mtlreg.univariate.weight_decay_optimum`, a convex
         problem in the fitted values, certified by a duality gap; milliseconds),
-        provided ``width`` holds its knots; otherwise ``"continuation"``.
+        provided ``width`` holds its knots; otherwise ``"continuation"``. The exact
+        solution does not depend on ``seed``, and the step, learning-rate, restart
+        and init options do not apply to it (``callback`` is called once).
         ``"continuation"``: gradient training. The problem is first rescaled to unit
         input and label scale (an exact symmetry of the objective at balanced
         points), then Adam runs with a continuation in lam (from ``lam_start`` down
@@ -187,6 +189,8 @@ def train(
     if method == "auto" and net is None and skip and x_np.shape[1] == 1:
         exact = _train_exact(x_np, y_np, width, lam, tol, task_reduction, device, dtype)
         if exact is not None:
+            if callback is not None:
+                callback(exact.steps, exact.objective)
             return exact
     if method == "auto":
         method = "continuation"
