@@ -21,6 +21,7 @@ sweeps resume where they stopped. See ``docs/sweeps.md``.
 4
 """
 
+from mtlreg.sweep._auto import AutoBatchedResult, train_auto_batched
 from mtlreg.sweep._batched import BatchedResult, BatchedRun, train_batched
 from mtlreg.sweep._report import write_report
 from mtlreg.sweep._runner import SweepSummary, plan_batches, run_sweep
@@ -28,6 +29,7 @@ from mtlreg.sweep._spec import RunConfig, SpecError, SweepSpec, expand, load_spe
 from mtlreg.sweep._store import ResultStore, export_results, load_network, load_results
 
 __all__ = [
+    "AutoBatchedResult",
     "BatchedResult",
     "BatchedRun",
     "ResultStore",
@@ -43,6 +45,7 @@ __all__ = [
     "parse_spec",
     "plan_batches",
     "run_sweep",
+    "train_auto_batched",
     "train_batched",
     "write_report",
 ]
