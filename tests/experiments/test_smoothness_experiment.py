@@ -72,6 +72,9 @@ def test_summary_spearman_and_ratios_on_a_known_table() -> None:
     assert scale["median_grad_ratio_at_largest_n_aux"] == pytest.approx(1.2 / 2.0)
     assert scale["fraction_smoother_than_single"] == 1.0
     assert scale["decreasing_and_below_single"] is True
+    by_dim = out["per_dim_and_scale"]["d=2, scale=1"]
+    assert by_dim["spearman_ratio_medians_vs_n_aux"] == pytest.approx(-1.0)
+    assert by_dim["median_ratio_at_largest_n_aux"] == pytest.approx(1.2 / 2.0)
     ratios = sm.with_ratios(pd.DataFrame(rows))
     assert (ratios.loc[ratios["method"] == "single", "avg_grad_norm_ratio"] == 1.0).all()
 

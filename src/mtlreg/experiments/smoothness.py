@@ -315,6 +315,7 @@ def summarize(df: Any, cfg: SmoothnessConfig) -> dict[str, Any]:
         "config": asdict(cfg),
         "n_rows": len(df),
         "per_scale": per_scale,
+        "per_dim_and_scale": _per_dim(df),
         "median_avg_grad_norm_single": float(single["avg_grad_norm"].median()),
         "median_avg_grad_norm_aux": float(aux["avg_grad_norm"].median()),
         "median_truth_avg_grad_norm": float(df["truth_avg_grad_norm"].median()),
@@ -325,7 +326,27 @@ def summarize(df: Any, cfg: SmoothnessConfig) -> dict[str, Any]:
             "aux_max": float(aux["train_mse"].max()),
         },
         "converged_fraction": float(df["converged"].astype(bool).mean()),
+        "rel_change_median": float(df["rel_change"].median()) if "rel_change" in df else None,
     }
+
+
+def _per_dim(df: Any) -> dict[str, Any]:
+    """Spearman of the median ratio vs n_aux, and the ratio at the largest n_aux, per d."""
+    from scipy.stats import spearmanr
+
+    out: dict[str, Any] = {}
+    for d in sorted(set(df["d"])):
+        sub = df[df["d"] == d]
+        for scale in sorted(set(sub.loc[sub["method"] == "aux", "aux_scale"])):
+            rows = sub[(sub["aux_scale"] == scale) | (sub["method"] == "single")]
+            med = rows.groupby("n_aux")["avg_grad_norm_ratio"].median()
+            rho = spearmanr(med.index, med.to_numpy()).statistic if len(med) > 2 else None
+            out[f"d={d}, scale={scale:g}"] = {
+                "spearman_ratio_medians_vs_n_aux": rho,
+                "median_ratio_at_largest_n_aux": float(med.iloc[-1]),
+                "median_ratio_by_n_aux": med.to_dict(),
+            }
+    return out
 
 
 def plot(df: Any, out: Path) -> list[Path]:
