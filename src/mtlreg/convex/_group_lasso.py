@@ -389,6 +389,10 @@ def _solve_working_set(
         v = torch.zeros_like(v)
         v[ws] = v_ws
         # dual extrapolation: the subproblem's best dual point, checked on all atoms
+        # (when it is the primal iterate itself, the next pass checks that point anyway
+        # and a full product Phi^T R is saved)
+        if torch.equal(v_dual_ws, v_ws):
+            continue
         r_d = y - phi[:, ws] @ v_dual_ws
         dual_best = max(
             dual_best,
