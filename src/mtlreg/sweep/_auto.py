@@ -26,6 +26,7 @@ from mtlreg.model import ShallowReLUNet
 from mtlreg.sweep._batched import BatchedResult, BatchedRun, _check_run
 from mtlreg.training import initial_network, objective_terms
 from mtlreg.training._engine import BatchState, adam_step, objective, stack, unstack
+from mtlreg.training._train import Scaling, fit_output_layer, restart_seeds
 
 _WINDOW = 1000
 
@@ -43,70 +44,6 @@ class AutoBatchedResult(BatchedResult):
     best_restart: int = 0
 
 
-@dataclass(frozen=True)
-class _Scaling:
-    """x -> (x - mx) / sx, y -> y / sy, as in ``train``."""
-
-    mx: NDArray[np.float64]
-    sx: float
-    sy: float
-
-    @classmethod
-    def fit(cls, x: NDArray[np.float64], y: NDArray[np.float64], skip: bool) -> _Scaling:
-        mx = x.mean(axis=0)
-        sx = float(np.sqrt(((x - mx) ** 2).sum(axis=1).mean()))
-        yc = y - y.mean(axis=0) if skip else y
-        sy = float(np.sqrt((yc**2).sum(axis=1).mean()))
-        return cls(mx, sx if sx > 0 else 1.0, sy if sy > 0 else 1.0)
-
-    def backward(self, net: ShallowReLUNet) -> ShallowReLUNet:
-        """f(x) = sy g((x - mx) / sx), as a network."""
-        mx = torch.as_tensor(self.mx, dtype=net.w.dtype)
-        with torch.no_grad():
-            net.w.div_(self.sx)
-            net.b.sub_(net.w @ mx)
-            net.v.mul_(self.sy)
-            if net.A is not None and net.c is not None:
-                net.A.mul_(self.sy / self.sx)
-                net.c.mul_(self.sy).sub_(net.A @ mx)
-        return net
-
-
-def restart_seeds(seed: int, restarts: int) -> list[int]:
-    """The initialisation seeds of ``train``'s restarts: ``seed`` first, then derived ones."""
-    extra = np.random.SeedSequence([seed, 0x5EED]).generate_state(restarts)
-    return [seed] + [int(s) for s in extra[1:]]
-
-
-def exact_output_layer(
-    net: ShallowReLUNet,
-    x: NDArray[np.float64],
-    y: NDArray[np.float64],
-    lam: float,
-    fit_scale: float,
-) -> None:
-    """Set (v, A, c) to the ridge solution for the hidden layer of ``net``, then balance."""
-    with torch.no_grad():
-        w = net.w.detach().double().numpy()
-        b = net.b.detach().double().numpy()
-    n, k = x.shape[0], w.shape[0]
-    parts = [np.maximum(x @ w.T + b, 0.0)]
-    if net.A is not None:
-        parts += [x, np.ones((n, 1))]
-    design = np.concatenate(parts, axis=1)
-    penalty = np.zeros((k, design.shape[1]))
-    penalty[:, :k] = np.sqrt(lam / 2.0) * np.eye(k)
-    lhs = np.concatenate([np.sqrt(fit_scale) * design, penalty])
-    rhs = np.concatenate([np.sqrt(fit_scale) * y, np.zeros((k, y.shape[1]))])
-    coef, *_ = np.linalg.lstsq(lhs, rhs, rcond=None)
-    with torch.no_grad():
-        net.v.copy_(torch.as_tensor(coef[:k]))
-        if net.A is not None and net.c is not None:
-            net.A.copy_(torch.as_tensor(coef[k:-1].T))
-            net.c.copy_(torch.as_tensor(coef[-1]))
-    net.balance()
-
-
 def train_auto_batched(
     runs: Sequence[BatchedRun],
     *,
@@ -115,7 +52,7 @@ def train_auto_batched(
     lam_start: float = 1e-3,
     dtype: torch.dtype = torch.float64,
 ) -> list[AutoBatchedResult]:
-    """``train(X, Y, restarts=restarts, ...)`` (d >= 2: the gradient recipe) per run, batched.
+    """``train(X, Y, method="continuation", restarts=restarts, ...)`` per run, batched.
 
     Each run's ``lr`` is the learning rate in rescaled units (``train``'s default for
     this recipe is 1e-2, not BatchedRun's 1e-3); ``init`` must be ``"data"`` for parity
@@ -139,7 +76,7 @@ def train_auto_batched(
     if any(x.shape != (n, d) for x, _ in data):
         raise ValueError("Parameter `runs` should hold data sets of one shape (N, d).")
 
-    scalings = [_Scaling.fit(x, y, r.skip) for r, (x, y) in zip(runs, data)]
+    scalings = [Scaling.fit(x, y, r.skip) for r, (x, y) in zip(runs, data)]
     scaled = [((x - s.mx) / s.sx, y / s.sy) for (x, y), s in zip(data, scalings)]
     lam_s = [r.lam / (s.sx * s.sy) for r, s in zip(runs, scalings)]
     fscale = [
@@ -151,7 +88,7 @@ def train_auto_batched(
         for j, sd in enumerate(restart_seeds(int(r.seed), restarts)):
             net = initial_network(xs, ys, r.width, skip=r.skip, seed=sd, init=r.init, dtype=dtype)
             if j % 2 == 1:
-                exact_output_layer(net, xs, ys, lam, fs)
+                fit_output_layer(net, xs, ys, lam, fs)
             nets.append(net)
     state = stack(nets, dtype=dtype)
     T = state.V.shape[2]
@@ -202,11 +139,11 @@ def _result(
     run: BatchedRun,
     x: NDArray[np.float64],
     y: NDArray[np.float64],
-    scaling: _Scaling,
+    scaling: Scaling,
     rel: float,
     best: int,
 ) -> AutoBatchedResult:
-    net = scaling.backward(unstack(state, j).cpu()).balance()
+    net = scaling.net_backward(unstack(state, j).cpu()).balance()
     with torch.no_grad():
         xt, yt = torch.as_tensor(x, dtype=net.w.dtype), torch.as_tensor(y, dtype=net.w.dtype)
         obj, fit, wd = objective_terms(net, xt, yt, float(run.lam), run.task_reduction)

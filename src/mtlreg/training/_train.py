@@ -218,16 +218,16 @@ def train(
     device = torch.device(device)
 
     scaling = (
-        _Scaling.fit(x_np, y_np, skip)
+        Scaling.fit(x_np, y_np, skip)
         if method == "continuation"
-        else _Scaling.identity(x_np.shape[1])
+        else Scaling.identity(x_np.shape[1])
     )
     xs, ys = scaling.forward(x_np, y_np)
     lam_s = lam * scaling.lam_factor
     if net is None:
         starts = [
             initial_network(xs, ys, width, skip=skip, seed=sd, init=init, dtype=dtype)
-            for sd in _restart_seeds(seed, restarts)
+            for sd in restart_seeds(seed, restarts)
         ]
         if method == "continuation":
             # Odd restarts start from the exact output layer for their hidden units:
@@ -235,7 +235,7 @@ def train(
             # small random output layer finds sparser solutions; the lowest final
             # objective wins.
             for start in starts[1::2]:
-                _fit_output_layer(start, xs, ys, lam_s, task_reduction)
+                fit_output_layer(start, xs, ys, lam_s, _fit_scale(xs, ys, task_reduction))
     else:
         starts = [scaling.net_forward(net.copy().to(dtype=dtype))]
     state = stack(starts, device=device, dtype=dtype)
@@ -419,7 +419,11 @@ def _train_exact(
     )
 
 
-def _restart_seeds(seed: int | None, restarts: int) -> list[int | None]:
+def _fit_scale(x: np.ndarray, y: np.ndarray, task_reduction: str) -> float:
+    return 1.0 / (x.shape[0] * (y.shape[1] if task_reduction == "mean" else 1))
+
+
+def restart_seeds(seed: int | None, restarts: int) -> list[int | None]:
     """Restart 0 uses ``seed``; the others derive independent seeds from it."""
     if seed is None:
         return [None] * restarts
@@ -463,7 +467,7 @@ class _Schedule:
 
 
 @dataclass(frozen=True)
-class _Scaling:
+class Scaling:
     """x -> (x - mx) / sx and y -> y / sy: an exact symmetry of the problem.
 
     With f(x) = sy g((x - mx) / sx), fit_f = sy^2 fit_g and VV_f = (sy / sx) VV_g,
@@ -476,11 +480,11 @@ class _Scaling:
     sy: float
 
     @classmethod
-    def identity(cls, d: int) -> _Scaling:
+    def identity(cls, d: int) -> Scaling:
         return cls(np.zeros(d), 1.0, 1.0)
 
     @classmethod
-    def fit(cls, x: NDArray[np.float64], y: NDArray[np.float64], skip: bool) -> _Scaling:
+    def fit(cls, x: NDArray[np.float64], y: NDArray[np.float64], skip: bool) -> Scaling:
         mx = x.mean(axis=0)
         sx = float(np.sqrt(((x - mx) ** 2).sum(axis=1).mean()))
         yc = y - y.mean(axis=0) if skip else y
@@ -553,10 +557,12 @@ def initial_network(
     return net
 
 
-def _fit_output_layer(
-    net: ShallowReLUNet, x: np.ndarray, y: np.ndarray, lam: float, task_reduction: str
+def fit_output_layer(
+    net: ShallowReLUNet, x: np.ndarray, y: np.ndarray, lam: float, fit_scale: float
 ) -> None:
     """Solve the output layer exactly for the given hidden layer, then balance.
+
+    ``fit_scale`` multiplies the squared error (1/N, or 1/(N T) for ``"mean"``).
 
     For fixed (w, b) the objective is a ridge regression in (v, A, c) with penalty
     lam/2 ||v||^2 (A and c free); solving it puts every neuron to use at once, so
@@ -567,7 +573,7 @@ def _fit_output_layer(
         w = net.w.detach().cpu().double().numpy()
         b = net.b.detach().cpu().double().numpy()
     n, k = x.shape[0], w.shape[0]
-    scale = 1.0 / (n * (y.shape[1] if task_reduction == "mean" else 1))
+    scale = fit_scale
     parts = [np.maximum(x @ w.T + b, 0.0)]
     if net.A is not None:
         parts += [x, np.ones((n, 1))]
