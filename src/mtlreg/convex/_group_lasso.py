@@ -495,7 +495,6 @@ def _bcd_gram(
     vn = v.detach().cpu().numpy().copy()
     diag = np.diag(g).copy()
     q = g @ vn
-    g.shape[0]
     past: list[NDArray[np.float64]] = [vn.copy()]
     dual_best = 0.0
     v_dual = vn.copy()
@@ -584,7 +583,6 @@ def _newton_support(
     gs = g[np.ix_(idx, idx)]
     bs = b[idx]
     x = v[idx].copy()
-    _s, _t = x.shape
 
     def value(z: NDArray[np.float64]) -> float:
         return float(
