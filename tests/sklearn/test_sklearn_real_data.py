@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -38,3 +39,26 @@ def test_run_writes_table_markdown_figure(tmp_path) -> None:
 def test_unknown_dataset_raises(tmp_path) -> None:
     with pytest.raises(ValueError, match="datasets"):
         rd.run(tmp_path, datasets=("boston",))
+
+
+def test_induced_kernel_ridge_approaches_its_network_with_many_tasks() -> None:
+    """SPEC section 5: with many tasks output 1 is close to the induced-kernel ridge fit."""
+    X, y = rd.load("diabetes")
+    X, y = X[:80], y[:80]
+    gaps = []
+    for n_aux in (2, 100):
+        model = rd.InducedKernelRidge(
+            width=32, n_aux_tasks=n_aux, alpha=1e-2, ridge=1e-2, max_iter=1000, random_state=0
+        ).fit(X, y)
+        gaps.append(np.abs(model.predict(X) - model.network_.predict(X)).max() / y.std())
+    assert gaps[1] < gaps[0] and gaps[1] < 0.15
+
+
+def test_induced_kernel_ridge_is_a_scikit_learn_regressor() -> None:
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = rd.load("linnerud")
+    est = rd.InducedKernelRidge(width=16, n_aux_tasks=5, max_iter=100, random_state=0)
+    search = GridSearchCV(clone(est), {"ridge": [1e-2, 1e-1]}, cv=2).fit(X, y)
+    assert search.predict(X).shape == y.shape
