@@ -171,11 +171,10 @@ class InducedKernelRidge(RegressorMixin, BaseEstimator):
         from mtlreg.sklearn import AuxTaskRegressor
 
         net_params = {k: v for k, v in self.get_params().items() if k != "ridge"}
-        net_params["alpha"] = self.alpha
         net_params["n_aux_tasks"] = max(int(self.n_aux_tasks), 1)
         self.network_ = AuxTaskRegressor(**net_params).fit(X, y)
         reg = self.network_
-        xs = (np.asarray(X, dtype=np.float64) - reg.x_mean_) / reg.x_scale_
+        xs = self._standardised(X)
         ys = (np.asarray(y, dtype=np.float64).reshape(len(xs), -1) - reg.y_mean_) / reg.y_scale_
         self._y_ndim = np.ndim(y)
         self.solutions_ = [
@@ -186,10 +185,13 @@ class InducedKernelRidge(RegressorMixin, BaseEstimator):
 
     def predict(self, X: NDArray) -> NDArray:
         reg = self.network_
-        xs = (np.asarray(X, dtype=np.float64) - reg.x_mean_) / reg.x_scale_
-        pred = np.column_stack([sol.predict(xs) for sol in self.solutions_])
+        pred = np.column_stack([sol.predict(self._standardised(X)) for sol in self.solutions_])
         pred = pred * reg.y_scale_ + reg.y_mean_
         return pred[:, 0] if self._y_ndim == 1 else pred
+
+    def _standardised(self, X: NDArray) -> NDArray:
+        """Inputs in the network's units (its own standardisation)."""
+        return (np.asarray(X, dtype=np.float64) - self.network_.x_mean_) / self.network_.x_scale_
 
 
 class _Standardised:

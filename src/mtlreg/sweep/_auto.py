@@ -26,7 +26,7 @@ from mtlreg.model import ShallowReLUNet
 from mtlreg.sweep._batched import BatchedResult, BatchedRun, _check_run
 from mtlreg.training import initial_network, objective_terms
 from mtlreg.training._engine import BatchState, adam_step, objective, stack, unstack
-from mtlreg.training._train import Scaling, fit_output_layer, restart_seeds
+from mtlreg.training._train import Scaling, error_scale, fit_output_layer, restart_seeds
 
 _WINDOW = 1000
 
@@ -79,10 +79,7 @@ def train_auto_batched(
     scalings = [Scaling.fit(x, y, r.skip) for r, (x, y) in zip(runs, data)]
     scaled = [((x - s.mx) / s.sx, y / s.sy) for (x, y), s in zip(data, scalings)]
     lam_s = [r.lam / (s.sx * s.sy) for r, s in zip(runs, scalings)]
-    fscale = [
-        1.0 / (n * (y.shape[1] if r.task_reduction == "mean" else 1))
-        for r, (_, y) in zip(runs, data)
-    ]
+    fscale = [error_scale(x, y, r.task_reduction) for r, (x, y) in zip(runs, data)]
     nets: list[ShallowReLUNet] = []
     for r, (xs, ys), lam, fs in zip(runs, scaled, lam_s, fscale):
         for j, sd in enumerate(restart_seeds(int(r.seed), restarts)):

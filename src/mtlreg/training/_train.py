@@ -235,7 +235,7 @@ def train(
             # small random output layer finds sparser solutions; the lowest final
             # objective wins.
             for start in starts[1::2]:
-                fit_output_layer(start, xs, ys, lam_s, _fit_scale(xs, ys, task_reduction))
+                fit_output_layer(start, xs, ys, lam_s, error_scale(xs, ys, task_reduction))
     else:
         starts = [scaling.net_forward(net.copy().to(dtype=dtype))]
     state = stack(starts, device=device, dtype=dtype)
@@ -243,12 +243,7 @@ def train(
     x = torch.as_tensor(xs, dtype=dtype, device=device)[None].expand(B, -1, -1)
     y = torch.as_tensor(ys, dtype=dtype, device=device)[None].expand(B, -1, -1)
     n_tasks = y.shape[2]
-    fit_scale = torch.full(
-        (B,),
-        1.0 / (x.shape[1] * (n_tasks if task_reduction == "mean" else 1)),
-        dtype=dtype,
-        device=device,
-    )
+    fit_scale = torch.full((B,), error_scale(xs, ys, task_reduction), dtype=dtype, device=device)
     schedule = _Schedule.make(method, max_steps, lr, lam_s, lam_start)
 
     if progress is None:
@@ -419,7 +414,8 @@ def _train_exact(
     )
 
 
-def _fit_scale(x: np.ndarray, y: np.ndarray, task_reduction: str) -> float:
+def error_scale(x: np.ndarray, y: np.ndarray, task_reduction: str) -> float:
+    """The factor of the summed squared error: 1/N, or 1/(N T) for ``"mean"``."""
     return 1.0 / (x.shape[0] * (y.shape[1] if task_reduction == "mean" else 1))
 
 
@@ -573,15 +569,14 @@ def fit_output_layer(
         w = net.w.detach().cpu().double().numpy()
         b = net.b.detach().cpu().double().numpy()
     n, k = x.shape[0], w.shape[0]
-    scale = fit_scale
     parts = [np.maximum(x @ w.T + b, 0.0)]
     if net.A is not None:
         parts += [x, np.ones((n, 1))]
     design = np.concatenate(parts, axis=1)
     penalty = np.zeros((k, design.shape[1]))
     penalty[:, :k] = np.sqrt(lam / 2.0) * np.eye(k)
-    lhs = np.concatenate([np.sqrt(scale) * design, penalty])
-    rhs = np.concatenate([np.sqrt(scale) * y, np.zeros((k, y.shape[1]))])
+    lhs = np.concatenate([np.sqrt(fit_scale) * design, penalty])
+    rhs = np.concatenate([np.sqrt(fit_scale) * y, np.zeros((k, y.shape[1]))])
     coef, *_ = np.linalg.lstsq(lhs, rhs, rcond=None)
     with torch.no_grad():
         net.v.copy_(torch.as_tensor(coef[:k]))

@@ -88,25 +88,43 @@ class ConnectTheDots:
         b = -x_i, v = D_i, then balanced to ||w|| = ||v||, so its WD equals R*.
         A dataset with N = 2 gives a network of width 1 with a zero neuron.
         """
-        n_knots = len(self.knots)
-        width = max(n_knots, 1)
-        net = ShallowReLUNet(1, self.n_tasks, width, skip=True, dtype=dtype)
-        with torch.no_grad():
-            w = np.ones((width, 1))
-            b = np.zeros(width)
-            v = np.zeros((width, self.n_tasks))
-            if n_knots:
-                b[:] = -self.knots
-                v[:] = self.slope_changes
-            else:
-                w[:] = 0.0
-            net.w.copy_(torch.as_tensor(w))
-            net.b.copy_(torch.as_tensor(b))
-            net.v.copy_(torch.as_tensor(v))
-            assert net.A is not None and net.c is not None
-            net.A.copy_(torch.as_tensor(self.slopes[0][:, None]))
-            net.c.copy_(torch.as_tensor(self.Y[0] - self.slopes[0] * self.x[0]))
-        return net.balance()
+        width = max(len(self.knots), 1)
+        return hinge_network(
+            self.x[0], self.Y[0], self.slopes[0], self.knots, self.slope_changes, width, dtype
+        )
+
+
+def hinge_network(
+    x0: float,
+    y0: NDArray[np.float64],
+    s0: NDArray[np.float64],
+    knots: NDArray[np.float64],
+    changes: NDArray[np.float64],
+    width: int,
+    dtype: torch.dtype = torch.float64,
+) -> ShallowReLUNet:
+    """The balanced network ``y0 + s0 (x - x0) + sum_k changes_k relu(x - knots_k)``.
+
+    One neuron per knot (w = 1, b = -knot, v = its slope change), padded with zero
+    neurons up to ``width`` (>= the number of knots); the skip connection carries the
+    affine part. Balancing makes its weight decay the sum of the changes' norms.
+    """
+    m, n_tasks = changes.shape
+    net = ShallowReLUNet(1, n_tasks, width, skip=True, dtype=dtype)
+    w = np.zeros((width, 1))
+    b = np.zeros(width)
+    v = np.zeros((width, n_tasks))
+    w[:m, 0] = 1.0
+    b[:m] = -knots
+    v[:m] = changes
+    with torch.no_grad():
+        net.w.copy_(torch.as_tensor(w))
+        net.b.copy_(torch.as_tensor(b))
+        net.v.copy_(torch.as_tensor(v))
+        assert net.A is not None and net.c is not None
+        net.A.copy_(torch.as_tensor(s0[:, None]))
+        net.c.copy_(torch.as_tensor(y0 - s0 * x0))
+    return net.balance()
 
 
 def connect_the_dots(x: ArrayLike, Y: ArrayLike) -> ConnectTheDots:

@@ -40,6 +40,7 @@ from mtlreg.univariate._connect_the_dots import (
     ConnectTheDots,
     check_univariate,
     connect_the_dots,
+    hinge_network,
 )
 
 
@@ -99,22 +100,10 @@ class WeightDecayOptimum:
                 f"Parameter `width` should be at least {keep.size}, the number of knots of "
                 f"the optimum. Found {width}."
             )
-        net = ShallowReLUNet(1, d.shape[1], width, skip=True, dtype=dtype)
-        w = np.zeros((width, 1))
-        b = np.zeros(width)
-        v = np.zeros((width, d.shape[1]))
-        w[: keep.size, 0] = 1.0
-        b[: keep.size] = -self.interpolant.knots[keep]
-        v[: keep.size] = d[keep]
-        s0 = self.interpolant.slopes[0]
-        with torch.no_grad():
-            net.w.copy_(torch.as_tensor(w))
-            net.b.copy_(torch.as_tensor(b))
-            net.v.copy_(torch.as_tensor(v))
-            assert net.A is not None and net.c is not None
-            net.A.copy_(torch.as_tensor(s0[:, None]))
-            net.c.copy_(torch.as_tensor(self.Z[0] - s0 * self.x[0]))
-        return net.balance()
+        f = self.interpolant
+        return hinge_network(
+            self.x[0], self.Z[0], f.slopes[0], f.knots[keep], d[keep], width, dtype
+        )
 
 
 def _active(d: NDArray[np.float64], scale: float, rtol: float = 1e-9) -> NDArray[np.bool_]:
@@ -175,7 +164,7 @@ def weight_decay_optimum(
     max_iter = check_int(max_iter, "max_iter", low=1)
     n, t = ys.shape
     if n <= 2 or lam == 0.0:
-        return _finish(xs, ys, lam, ys.copy(), None, 0, ())
+        return _finish(xs, ys, lam, ys.copy(), None, None, 0, ())
     op = slope_change_operator(xs)
     big = sp.csr_matrix(sp.kron(op, sp.identity(t)))
     scale = float(np.linalg.norm(op @ ys, axis=1).max()) or 1.0
@@ -187,7 +176,8 @@ def weight_decay_optimum(
     while True:
         z, used = _newton(z, ys, op, big, lam, eps, max_iter - n_iter, history)
         n_iter += used
-        result = _finish(xs, ys, lam, z, _dual_point(op @ z, eps), n_iter, tuple(history))
+        u = _dual_point(op @ z, eps)
+        result = _finish(xs, ys, lam, z, op, u, n_iter, tuple(history))
         if result.relative_gap <= tol or eps <= eps_min or n_iter >= max_iter:
             break
         eps = max(eps * 1e-2, eps_min)
@@ -198,7 +188,7 @@ def weight_decay_optimum(
     if polished is not None:
         z_p, used = polished
         u = _dual_point(op @ z_p, eps)
-        candidate = _finish(xs, ys, lam, z_p, u, n_iter + used, (), active)
+        candidate = _finish(xs, ys, lam, z_p, op, u, n_iter + used, (), active)
         if candidate.objective <= result.objective:
             dual = max(candidate.dual_objective, result.dual_objective)
             return replace(candidate, dual_objective=dual, history=tuple(history))
@@ -332,13 +322,15 @@ def _finish(
     y: NDArray[np.float64],
     lam: float,
     z: NDArray[np.float64],
+    op: sp.csr_matrix | None,
     u: NDArray[np.float64] | None,
     n_iter: int,
     history: tuple[float, ...],
     active: NDArray[np.bool_] | None = None,
 ) -> WeightDecayOptimum:
     """Assemble the result; ``active`` marks the knots of a polished solution (the
-    others are zero up to rounding and carry no neuron)."""
+    others are zero up to rounding and carry no neuron). The dual point ``u`` (for
+    the slope-change operator ``op``) certifies it; without one the result is exact."""
     n = y.shape[0]
     f = connect_the_dots(x, z)
     fit = float(((y - z) ** 2).sum()) / n
@@ -348,8 +340,7 @@ def _finish(
     penalty = float(norms[active].sum())
     objective = fit + lam * penalty
     dual = objective
-    if u is not None:
-        op = slope_change_operator(x)
+    if op is not None and u is not None:
         # The smoothed optimality condition gives a feasible u; least squares on
         # L^T U = (2 / (N lam)) (Y - Z), clipped into the balls, is exact at the
         # optimum (L^T is injective) and sharper where groups vanish.
