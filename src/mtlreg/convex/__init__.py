@@ -1,4 +1,4 @@
-"""Exact convex solvers and optimality certificates (SPEC section 4).
+"""Exact convex solvers and optimality certificates (docs/theory.md §4).
 
 - :func:`solve`: the Pilanci–Ergen convex program of the single-output weight-decay
   problem, exact over all activation patterns (:func:`enumerate_patterns`), with a

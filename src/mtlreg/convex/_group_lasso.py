@@ -1,4 +1,4 @@
-"""Multi-output group lasso over a dictionary of ReLU atoms (SPEC section 4).
+"""Multi-output group lasso over a dictionary of ReLU atoms (docs/theory.md §4).
 
     min_V  1/(2N) ||Y - Phi V||_F^2 + lam * sum_k ||V_k||_2        (V_k = row k)
 

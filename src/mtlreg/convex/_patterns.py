@@ -1,4 +1,4 @@
-"""Activation patterns of the hyperplane arrangement of the data (SPEC section 4).
+"""Activation patterns of the hyperplane arrangement of the data (docs/theory.md §4).
 
 A pattern is the set of data points a ReLU neuron ``relu(w . x + b)`` is active on,
 i.e. the sign vector of ``Xb u`` with ``Xb = [X, 1]`` and ``u = (w, b)``. The

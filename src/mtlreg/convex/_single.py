@@ -1,4 +1,4 @@
-"""Exact convex reformulation of the single-output weight-decay problem (SPEC section 4).
+"""Exact convex reformulation of the single-output weight-decay problem (docs/theory.md §4).
 
 With ``Xb = [X, 1]`` and activation patterns ``D_j`` the program
 

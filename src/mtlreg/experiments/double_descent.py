@@ -1,4 +1,4 @@
-"""Double descent of multi-task linear models, Monte Carlo against theory (SPEC 8).
+"""Double descent of multi-task linear models, Monte Carlo against theory (docs/theory.md §8).
 
 Test error (and classification error for ``phi = sign``) of the shared + task-specific
 ridge estimator against n/d and d/n, for several numbers of tasks T and task
@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from mtlreg._io import prepare_out, save_figure, use_agg, write_json
 from mtlreg._validation import check_choice, check_int, check_number, check_seed
-from mtlreg.experiments._common import prepare_out, save_figure, use_agg, write_json
 from mtlreg.linear import LINKS, sigma_from_rho, simulate_error, theory_error
 
 Row = dict[str, Any]

@@ -1,7 +1,7 @@
 """Paper Sec. 4 / Fig. 5: with many tasks, each output is kernel ridge regression.
 
 For each dataset, number of tasks T and seed, a network is trained on task 1 plus
-T - 1 random auxiliary tasks (sum-over-tasks objective, SPEC section 1); its task-1
+T - 1 random auxiliary tasks (sum-over-tasks objective, docs/theory.md §1); its task-1
 output is then compared with the RKHS problem over the network's own neurons
 (:mod:`mtlreg.kernel`): the max and RMS distance on test points, the measured gap
 between the RKHS and exact subproblem optima against the bound
@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from mtlreg._io import prepare_out, save_figure, use_agg, write_json
 from mtlreg._validation import check_choice, check_int, check_number
-from mtlreg.experiments._common import prepare_out, save_figure, use_agg, write_json
 from mtlreg.kernel import kernel_diagnostics
 from mtlreg.tasks import aux_tasks
 from mtlreg.training import train

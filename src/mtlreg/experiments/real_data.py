@@ -12,7 +12,7 @@ auxiliary tasks), ``wd`` (the same network with ``n_aux_tasks=0``), ``mlp``
 (scikit-learn's MLPRegressor, tuned over alpha), ``krr`` (KernelRidge, RBF kernel,
 tuned over alpha and gamma) and ``induced`` (:class:`InducedKernelRidge`: ridge
 regression in the RKHS of the kernel induced by an auxiliary-task network's own
-neurons, SPEC section 5; the network is trained once with the largest number of
+neurons, docs/theory.md §5; the network is trained once with the largest number of
 auxiliary tasks and the middle alpha, the ridge strength is tuned). Inputs and
 targets are standardised inside every model.
 
@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from mtlreg.experiments._common import (
+from mtlreg._io import (
     atomic_write_text,
     prepare_out,
     save_figure,

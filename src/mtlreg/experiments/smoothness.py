@@ -3,7 +3,7 @@
 Synthetic data with a known smooth ground truth f* (inputs uniform in [-1, 1]^d,
 f* normalised to unit standard deviation, Gaussian label noise), task 1 trained
 alone (weight decay, ``method="single"``) or with ``n_aux`` Gaussian N(0, s^2)
-auxiliary tasks (``method="aux"``). Measured on task 1 (SPEC section 6): average and
+auxiliary tasks (``method="aux"``). Measured on task 1 (docs/theory.md §6): average and
 maximum input-gradient norm at uniform test points, nearest-neighbour deviation and
 test error against f*.
 
@@ -50,8 +50,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from mtlreg._io import prepare_out, save_figure, use_agg, write_json
 from mtlreg._validation import check_choice, check_int, check_number
-from mtlreg.experiments._common import prepare_out, save_figure, use_agg, write_json
 from mtlreg.metrics import gradient_norm, nn_deviation
 from mtlreg.model import ShallowReLUNet
 from mtlreg.sweep import BatchedRun, train_auto_batched

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mtlreg.experiments._common import prepare_out, save_figure, use_agg, write_json
+from mtlreg._io import prepare_out, save_figure, use_agg, write_json
 
 NAME = "two-squares"
 HELP = "Two squares (paper Fig. 5): exact convex optimum, certificates, multi-task agreement."

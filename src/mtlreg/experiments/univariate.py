@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from mtlreg._io import prepare_out, save_figure, use_agg, write_json
 from mtlreg._validation import check_choice, check_int, check_number, check_seed
-from mtlreg.experiments._common import prepare_out, save_figure, use_agg, write_json
 from mtlreg.model import ShallowReLUNet
 from mtlreg.tasks import aux_tasks
 from mtlreg.training import TrainResult, train

@@ -1,4 +1,4 @@
-"""Induced neural kernels and the RKHS problem (SPEC section 5).
+"""Induced neural kernels and the RKHS problem (docs/theory.md §5).
 
 Fix the neurons of a trained multi-task network (rescaled to ||w_k|| = 1). Task s's
 output weights then solve an exact convex subproblem with penalty

@@ -1,4 +1,4 @@
-"""The induced kernel of one task of a trained multi-task network (SPEC section 5)."""
+"""The induced kernel of one task of a trained multi-task network (docs/theory.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The RKHS problem of one task, in closed form (SPEC section 5).
+"""The RKHS problem of one task, in closed form (docs/theory.md §5).
 
 For the induced kernel of task s, the quadratic approximation of the task's exact
 subproblem is

@@ -1,4 +1,4 @@
-"""The exact per-task subproblem over fixed neurons (SPEC section 5).
+"""The exact per-task subproblem over fixed neurons (docs/theory.md §5).
 
 With the neurons and the other tasks' output weights fixed, task s's output weights
 solve

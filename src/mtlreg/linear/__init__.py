@@ -1,4 +1,6 @@
-"""Linear multi-task models: exact error, implicit regularization, double descent (SPEC 8).
+"""Linear multi-task models: exact error, implicit regularization, double descent.
+
+Theory: docs/theory.md §8.
 
 T related misspecified perceptrons ``y = phi(a . xi_t)`` with ``xi_t = sigma v_t + v_0``
 are fitted jointly by a shared part ``w_0`` plus task-specific parts ``v_t``, each

@@ -3,7 +3,7 @@
     min_{w_0, v_1..v_T}  sum_t 1/2 ||y_t - A_t (w_0 + v_t)||^2
                          + lambda_0/2 ||w_0||^2 + sum_t lambda_t/2 ||v_t||^2,
 
-task t predicting with ``w_t = w_0 + v_t``. The forms (SPEC section 8):
+task t predicting with ``w_t = w_0 + v_t``. The forms (docs/theory.md §8):
 
 - ``"primal"``: the block normal equations of size ``(T+1) d``;
 - ``"reduced"``: ``S_t = (A_t'A_t + lambda_t I)^-1``,

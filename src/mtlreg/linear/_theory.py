@@ -14,7 +14,7 @@ Derivation (see also :mod:`mtlreg.linear` for the notation).
    ``N(0, kappa_1^2 P (x) I/d)``, ``P = diag(1, sigma^2, ..., sigma^2)``: a well-specified
    ridge regression whose samples come in T groups with covariances ``f_t f_t' (x) I``.
    Equivalently, up to the scaling ``sqrt(lambda)``, it is ridge in the lifted
-   ``(T+1) d`` space with features ``u_t (x) a`` (SPEC section 8).
+   ``(T+1) d`` space with features ``u_t (x) a`` (docs/theory.md §8).
 3. Deterministic equivalent. ``R = (X'X/d + Lambda (x) I)^-1`` behaves like ``G (x) I``
    with ``G = (Lambda + alpha sum_t c_t f_t f_t')^-1``, ``c_t = 1/(1 + delta_t)``,
    ``delta_t = f_t' G f_t`` (samples with different covariances; e.g. Couillet & Liao,

@@ -1,4 +1,4 @@
-"""Measures of learned functions (SPEC section 6).
+"""Measures of learned functions (docs/theory.md §6).
 
 Every measure looks at one output (``output=0`` is task 1) of a trained
 :class:`~mtlreg.ShallowReLUNet`, any torch module or tensor function, or an object

@@ -1,4 +1,7 @@
-"""Deviations of one output from data: test error, nearest-neighbour deviation (SPEC 6)."""
+"""Deviations of one output from data: test error, nearest-neighbour deviation.
+
+See docs/theory.md §6.
+"""
 
 from __future__ import annotations
 

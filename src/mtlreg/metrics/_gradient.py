@@ -1,4 +1,4 @@
-"""Gradient norms of one output: the poster's smoothness measure (SPEC section 6)."""
+"""Gradient norms of one output: the poster's smoothness measure (docs/theory.md §6)."""
 
 from __future__ import annotations
 

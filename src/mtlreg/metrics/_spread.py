@@ -1,4 +1,4 @@
-"""Spread of the learned functions across random restarts (SPEC section 6)."""
+"""Spread of the learned functions across random restarts (docs/theory.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Second-order total variation of a univariate function (SPEC section 6)."""
+"""Second-order total variation of a univariate function (docs/theory.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The shallow vector-valued ReLU network of SPEC section 1."""
+"""The shallow vector-valued ReLU network of docs/theory.md §1."""
 
 from __future__ import annotations
 

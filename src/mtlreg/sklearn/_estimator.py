@@ -16,8 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from mtlreg.model import ShallowReLUNet
-from mtlreg.tasks import draw_labels
-from mtlreg.tasks._aux import AUX_DISTRIBUTIONS
+from mtlreg.tasks import AUX_DISTRIBUTIONS, draw_labels
 from mtlreg.training import train
 
 

@@ -28,7 +28,7 @@ class _Dataset(BaseModel, ABC):
 
 
 class UnivariateData(_Dataset):
-    """The five points of the papers' univariate figure (SPEC section 7)."""
+    """The five points of the papers' univariate figure (docs/theory.md §7)."""
 
     name: Literal["univariate"]
 
@@ -39,7 +39,7 @@ class UnivariateData(_Dataset):
 
 
 class TwoSquaresData(_Dataset):
-    """Two squares: (+-1, +-1) labelled 1 and (+-2, +-2) labelled 0 (SPEC section 7)."""
+    """Two squares: (+-1, +-1) labelled 1 and (+-2, +-2) labelled 0 (docs/theory.md §7)."""
 
     name: Literal["two_squares"]
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mtlreg.experiments._common import atomic_write_text, save_figure, use_agg
+from mtlreg._io import atomic_write_text, save_figure, use_agg
 from mtlreg.sweep._store import load_results
 
 if TYPE_CHECKING:

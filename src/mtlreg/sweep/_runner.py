@@ -17,8 +17,8 @@ from typing import Any
 import torch
 import yaml
 
+from mtlreg._io import atomic_write_text, prepare_out
 from mtlreg._validation import check_int
-from mtlreg.experiments._common import atomic_write_text, prepare_out
 from mtlreg.sweep._execute import batch_key, run_batch
 from mtlreg.sweep._spec import RunConfig, SweepSpec, expand, load_spec
 from mtlreg.sweep._store import ResultStore

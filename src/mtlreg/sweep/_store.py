@@ -177,8 +177,8 @@ def load_network(path: str | Path, run_id: str) -> ShallowReLUNet:
 
 def export_results(path: str | Path, fmt: str = "csv") -> Path:
     """Write ``DIR/results.csv`` or ``DIR/results.parquet`` (one row per run); return it."""
+    from mtlreg._io import atomic_write_text
     from mtlreg._validation import check_choice
-    from mtlreg.experiments._common import atomic_write_text
 
     fmt = check_choice(fmt, "format", FORMATS)
     db = store_path(path)

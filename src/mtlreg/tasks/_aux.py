@@ -1,4 +1,4 @@
-"""Random auxiliary labels (SPEC section 2)."""
+"""Random auxiliary labels (docs/theory.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Exact univariate theory (SPEC section 3).
+"""Exact univariate theory (docs/theory.md §3).
 
 The connect-the-dots interpolant f_D always attains the minimal VV norm
 R* = sum_i ||D_i||; it is the unique minimiser unless two consecutive slope-change

@@ -1,4 +1,4 @@
-"""The connect-the-dots interpolant f_D and its norm R* (SPEC section 3)."""
+"""The connect-the-dots interpolant f_D and its norm R* (docs/theory.md §3)."""
 
 from __future__ import annotations
 

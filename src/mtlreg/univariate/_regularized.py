@@ -1,4 +1,4 @@
-"""The exact 1-D weight-decay optimum, lam > 0 (SPEC sections 1 and 3).
+"""The exact 1-D weight-decay optimum, lam > 0 (docs/theory.md §1 and §3).
 
 With a free skip connection, every global minimiser of
 

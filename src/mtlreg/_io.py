@@ -1,4 +1,4 @@
-"""Shared plumbing of the experiments: output folders, JSON, figures, tables."""
+"""Shared file plumbing: output folders, atomic writes, JSON, figures (below every package)."""
 
 from __future__ import annotations
 
