@@ -1,0 +1,75 @@
+"""The one result protocol shared by every solver and trainer of mtlreg.
+
+Every solver minimises the package objective (docs/theory.md §1)::
+
+    (1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty
+
+and returns a frozen result that satisfies :class:`SolverResult`: ``objective =
+fit + lam * penalty`` of the returned function, a ``lower_bound`` on the optimum of
+the problem it solved (``nan`` where the method has none), ``gap = objective -
+lower_bound`` (never clipped, ``nan`` without a bound), ``relative_gap``,
+``n_iter``, ``converged``, ``seconds``, ``predict(X)`` and ``to_network()``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+if TYPE_CHECKING:
+    from mtlreg.model import ShallowReLUNet
+
+#: The package objective, quoted verbatim in every solver's docstring.
+OBJECTIVE = "(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty"
+
+
+@runtime_checkable
+class SolverResult(Protocol):
+    """What every solver and trainer returns (see the module docstring)."""
+
+    @property
+    def objective(self) -> float: ...
+
+    @property
+    def fit(self) -> float: ...
+
+    @property
+    def penalty(self) -> float: ...
+
+    @property
+    def lower_bound(self) -> float: ...
+
+    @property
+    def gap(self) -> float: ...
+
+    @property
+    def relative_gap(self) -> float: ...
+
+    @property
+    def n_iter(self) -> int: ...
+
+    @property
+    def converged(self) -> bool: ...
+
+    @property
+    def seconds(self) -> float: ...
+
+    def predict(self, X: ArrayLike) -> NDArray[np.float64]: ...
+
+    def to_network(self) -> ShallowReLUNet: ...
+
+
+def relative_gap(gap: float, objective: float) -> float:
+    """``gap / |objective|`` (``nan`` when the gap is unknown; ``inf`` for a zero
+    objective with a nonzero gap, ``0`` when both are zero)."""
+    if math.isnan(gap) or math.isnan(objective):
+        return math.nan
+    if objective == 0.0:
+        return 0.0 if gap == 0.0 else math.inf
+    return gap / abs(objective)
+
+
+__all__ = ["OBJECTIVE", "SolverResult", "relative_gap"]
