@@ -10,7 +10,7 @@ Methods (each tuned by an inner K-fold grid search on the outer training folds o
 ``aux`` (:class:`~mtlreg.sklearn.AuxTaskRegressor`, tuned over alpha and the number of
 auxiliary tasks), ``wd`` (the same network with ``n_aux_tasks=0``), ``mlp``
 (scikit-learn's MLPRegressor, tuned over alpha), ``krr`` (KernelRidge, RBF kernel,
-tuned over alpha and gamma) and ``induced`` (:class:`InducedKernelRidge`: ridge
+tuned over alpha and gamma) and ``induced`` (:class:`~mtlreg.sklearn.InducedKernelRidge`: ridge
 regression in the RKHS of the kernel induced by an auxiliary-task network's own
 neurons, docs/theory.md §5; the network is trained once with the largest number of
 auxiliary tasks and the middle alpha, the ridge strength is tuned). Inputs and
@@ -33,7 +33,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.base import BaseEstimator, RegressorMixin
 
 from mtlreg._io import (
     atomic_write_text,
@@ -43,6 +42,7 @@ from mtlreg._io import (
     write_json,
 )
 from mtlreg.metrics import gradient_norm
+from mtlreg.sklearn import InducedKernelRidge
 
 NAME = "real-data"
 HELP = "AuxTaskRegressor vs weight decay, MLP and kernel ridge on bundled real datasets."
@@ -135,63 +135,6 @@ def make_search(method: str, cfg: RealDataConfig, seed: int) -> Any:
         raise ValueError(f"Parameter `method` should be one of {METHODS}. Found {method!r}.")
     inner = KFold(cfg.inner_splits, shuffle=True, random_state=seed)
     return GridSearchCV(est, grid, cv=inner, scoring="neg_mean_squared_error")
-
-
-class InducedKernelRidge(RegressorMixin, BaseEstimator):
-    """Ridge regression with the kernel induced by an auxiliary-task network.
-
-    Fits :class:`~mtlreg.sklearn.AuxTaskRegressor` (``n_aux_tasks``, ``alpha``, ...),
-    then, for each real target s, solves the RKHS problem of the induced kernel
-    K_s(x, x') = sum_k c_ks relu(w_k.x + b_k) relu(w_k.x' + b_k) with strength
-    ``ridge`` (:func:`mtlreg.kernel.rkhs_solve`, in the network's standardised units).
-    The network depends only on the network parameters, so a grid search over
-    ``ridge`` alone refits it for every candidate: keep the grid small.
-    """
-
-    def __init__(
-        self,
-        n_aux_tasks: int = 100,
-        aux_scale: float = 1.0,
-        width: int = 64,
-        alpha: float = 1e-2,
-        ridge: float = 1e-2,
-        max_iter: int = 1000,
-        random_state: int | None = None,
-    ) -> None:
-        self.n_aux_tasks = n_aux_tasks
-        self.aux_scale = aux_scale
-        self.width = width
-        self.alpha = alpha
-        self.ridge = ridge
-        self.max_iter = max_iter
-        self.random_state = random_state
-
-    def fit(self, X: NDArray, y: NDArray) -> InducedKernelRidge:
-        from mtlreg.kernel import induced_kernel, rkhs_solve
-        from mtlreg.sklearn import AuxTaskRegressor
-
-        net_params = {k: v for k, v in self.get_params().items() if k != "ridge"}
-        net_params["n_aux_tasks"] = max(int(self.n_aux_tasks), 1)
-        self.network_ = AuxTaskRegressor(**net_params).fit(X, y)
-        reg = self.network_
-        xs = self._standardised(X)
-        ys = (np.asarray(y, dtype=np.float64).reshape(len(xs), -1) - reg.y_mean_) / reg.y_scale_
-        self._y_ndim = np.ndim(y)
-        self.solutions_ = [
-            rkhs_solve(induced_kernel(reg.net_, task=k), xs, ys[:, k], self.ridge)
-            for k in range(ys.shape[1])
-        ]
-        return self
-
-    def predict(self, X: NDArray) -> NDArray:
-        reg = self.network_
-        pred = np.column_stack([sol.predict(self._standardised(X)) for sol in self.solutions_])
-        pred = pred * reg.y_scale_ + reg.y_mean_
-        return pred[:, 0] if self._y_ndim == 1 else pred
-
-    def _standardised(self, X: NDArray) -> NDArray:
-        """Inputs in the network's units (its own standardisation)."""
-        return (np.asarray(X, dtype=np.float64) - self.network_.x_mean_) / self.network_.x_scale_
 
 
 class _Standardised:

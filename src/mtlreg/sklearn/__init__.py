@@ -13,5 +13,6 @@ True
 """
 
 from mtlreg.sklearn._estimator import AuxTaskRegressor
+from mtlreg.sklearn._induced import InducedKernelRidge
 
-__all__ = ["AuxTaskRegressor"]
+__all__ = ["AuxTaskRegressor", "InducedKernelRidge"]
