@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_PIN ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck repro bench clean
+.PHONY: install demo test lint typecheck repro bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,5 +40,11 @@ repro: $(STAMP)
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
+# API reference + docs/theory.md into site/ (the docs extra is installed on first use).
+docs: $(STAMP)
+	$(BIN)/python -c "import mkdocs, mkdocstrings_handlers.python, material" 2>/dev/null \
+		|| $(BIN)/python -m pip install --quiet -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) results build dist *.egg-info src/*.egg-info
+	rm -rf $(VENV) results site build dist *.egg-info src/*.egg-info
