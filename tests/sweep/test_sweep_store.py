@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +154,165 @@ def test_store_is_idempotent_and_exports(tmp_path: Path) -> None:
 def test_loader_needs_a_store(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="No results store"):
         load_results(tmp_path)
+
+
+# ----------------------------------------------------------------- self-checks
+SMALL: dict[str, Any] = {
+    "name": "small",
+    "grid": {
+        "dataset": [{"name": "two_squares"}],
+        "n_aux": [0, 2],
+        "width": [4],
+        "lam": [1e-3],
+        "seed": [0, 1],
+        "skip": [False],
+    },
+    "training": {"steps": 10},
+    "measure": {"test_points": 8},
+}
+
+
+def _rows_and_networks(out: Path) -> tuple[pd.DataFrame, dict[str, bytes]]:
+    return _comparable(out), _networks(out)
+
+
+def test_corrupted_pages_are_detected_on_resume(tmp_path: Path) -> None:
+    from mtlreg.sweep._store import StoreError
+
+    reference = tmp_path / "reference"
+    run_sweep(SMALL, reference, progress=False)
+    ref_frame, ref_nets = _rows_and_networks(reference)
+    raw = (reference / "results.sqlite").read_bytes()
+    page = int.from_bytes(raw[16:18], "big")
+    n_pages = len(raw) // page
+    rng = np.random.default_rng(14)
+    outcomes = []
+    for trial in range(5):
+        out = tmp_path / f"trial{trial}"
+        out.mkdir()
+        data = bytearray(raw)
+        k = int(rng.integers(1, n_pages))  # any page but the first (its header is tested below)
+        data[k * page : (k + 1) * page] = rng.bytes(page)
+        (out / "results.sqlite").write_bytes(bytes(data))
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                summary = run_sweep(SMALL, out, progress=False)
+        except StoreError as exc:
+            outcomes.append(f"refused: {exc}")
+            continue
+        warned = any("failed their check" in str(w.message) for w in caught)
+        assert warned == (summary.computed > 0)
+        outcomes.append(f"recomputed {summary.computed}")
+        # whatever counts as done after the resume is exactly the uninterrupted result
+        frame, nets = _rows_and_networks(out)
+        pd.testing.assert_frame_equal(frame, ref_frame)
+        assert nets == ref_nets
+    assert len(outcomes) == 5
+    assert all("results.sqlite" in o for o in outcomes if o.startswith("refused"))
+
+
+def test_an_altered_network_blob_is_recomputed_not_counted_done(tmp_path: Path) -> None:
+    run_sweep(SMALL, tmp_path, progress=False)
+    ref_frame, ref_nets = _rows_and_networks(tmp_path)
+    db = tmp_path / "results.sqlite"
+    victim, blob = sorted(ref_nets.items())[0]
+    raw = bytearray(db.read_bytes())
+    at = raw.find(blob)
+    assert at > 0
+    raw[at + len(blob) - 3] ^= 0xFF  # one byte inside the last stored float
+    db.write_bytes(bytes(raw))
+    from mtlreg.sweep._store import StoreError
+
+    with pytest.raises(StoreError, match="corrupted"):
+        load_network(tmp_path, victim)
+    with pytest.warns(RuntimeWarning, match="left out"):
+        assert victim not in set(load_results(tmp_path)["run_id"])
+    with pytest.warns(RuntimeWarning, match="recomputed"):
+        summary = run_sweep(SMALL, tmp_path, progress=False)
+    assert (summary.already_done, summary.computed) == (3, 1)
+    frame, nets = _rows_and_networks(tmp_path)
+    pd.testing.assert_frame_equal(frame, ref_frame)
+    assert nets == ref_nets
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"\x00" * 4096,
+        b"not a database at all" * 100,
+        b"SQLite format 3\x00",
+        b"SQLite format 3\x00" + bytes(84),
+    ],
+    ids=["empty", "zeros", "text", "magic-only", "header-only"],
+)
+def test_unreadable_stores_are_refused_in_one_line(tmp_path: Path, content: bytes) -> None:
+    from mtlreg.sweep._store import StoreError
+
+    (tmp_path / "results.sqlite").write_bytes(content)
+    with pytest.raises(StoreError) as info:
+        load_results(tmp_path)
+    assert "results.sqlite" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_truncated_and_foreign_stores_are_refused(tmp_path: Path) -> None:
+    from mtlreg.sweep._store import StoreError
+
+    good = tmp_path / "good"
+    run_sweep(SMALL, good, progress=False)
+    raw = (good / "results.sqlite").read_bytes()
+    truncated = tmp_path / "truncated"
+    truncated.mkdir()
+    (truncated / "results.sqlite").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(StoreError):
+        load_results(truncated)
+    with pytest.raises(StoreError):
+        run_sweep(SMALL, truncated, progress=False)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    with sqlite3.connect(foreign / "results.sqlite") as con:
+        con.execute("CREATE TABLE runs (a INTEGER, b TEXT)")
+    for call in (load_results, lambda p: run_sweep(SMALL, p, progress=False)):
+        with pytest.raises(StoreError, match="foreign schema"):
+            call(foreign)
+    other = tmp_path / "other"
+    other.mkdir()
+    with sqlite3.connect(other / "results.sqlite") as con:
+        con.execute("CREATE TABLE things (a INTEGER)")
+    with pytest.raises(StoreError, match="another kind"):
+        load_results(other)
+
+
+def test_a_second_sweep_with_a_different_spec_is_refused(tmp_path: Path) -> None:
+    from mtlreg.sweep._store import StoreError, spec_fingerprint, writer_lock
+
+    ids = [c.run_id() for c in expand(parse_spec(SMALL))]
+    other = {**SMALL, "grid": {**SMALL["grid"], "seed": [5]}}
+    with (
+        writer_lock(tmp_path, spec_fingerprint(ids)),
+        pytest.raises(StoreError, match="different spec"),
+    ):
+        run_sweep(other, tmp_path, progress=False)
+    assert not (tmp_path / "results.sqlite").exists()  # refused before touching the store
+    assert run_sweep(other, tmp_path, progress=False).computed == 2  # free once released
+
+
+def test_two_identical_sweeps_do_not_compute_rows_twice(tmp_path: Path) -> None:
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(SMALL))
+    out = tmp_path / "out"
+    code = (
+        "from mtlreg.sweep import run_sweep; "
+        f"print(run_sweep({str(spec_file)!r}, {str(out)!r}, progress=False).computed)"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    computed = [int(p.communicate(timeout=300)[0].strip().splitlines()[-1]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(computed) == [0, 4]
+    assert len(load_results(out)) == 4

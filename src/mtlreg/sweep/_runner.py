@@ -21,7 +21,7 @@ from mtlreg._io import atomic_write_text, prepare_out
 from mtlreg._validation import check_int
 from mtlreg.sweep._execute import batch_key, run_batch
 from mtlreg.sweep._spec import RunConfig, SweepSpec, expand, load_spec
-from mtlreg.sweep._store import ResultStore
+from mtlreg.sweep._store import ResultStore, spec_fingerprint, writer_lock
 
 
 @dataclass(frozen=True)
@@ -98,10 +98,11 @@ def run_sweep(
     from mtlreg import __version__
 
     out = prepare_out(out)
-    atomic_write_text(
-        out / f"spec-{sweep.name}.yaml", yaml.safe_dump(sweep.model_dump(mode="json"))
-    )
-    with ResultStore(out) as store:
+    fingerprint = spec_fingerprint([c.run_id(__version__) for c in configs])
+    with writer_lock(out, fingerprint), ResultStore(out) as store:
+        atomic_write_text(
+            out / f"spec-{sweep.name}.yaml", yaml.safe_dump(sweep.model_dump(mode="json"))
+        )
         done = store.run_ids()
         pending = [b for b in batches if any(c.run_id(__version__) not in done for c in b)]
         already = sum(c.run_id(__version__) in done for c in configs)
