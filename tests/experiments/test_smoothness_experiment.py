@@ -1,24 +1,41 @@
-"""The smoothness experiment: data, bookkeeping, analysis (tiny grids, seconds)."""
+"""The smoothness experiment: data, the frontier, conventions, the store (tiny, seconds)."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+from mtlreg import train
 from mtlreg.experiments import REGISTRY, load
 from mtlreg.experiments import smoothness as sm
+from mtlreg.experiments._frontier import Frontier, verdict
+from mtlreg.model import ShallowReLUNet
+from mtlreg.sweep import load_results
+from mtlreg.tasks import aux_tasks
+from mtlreg.training import objective_terms
 
 TINY = {
     "dims": (2,),
-    "sizes": (8,),
-    "n_aux": (0, 3),
-    "scales": (1.0,),
+    "n": 8,
     "seeds": (0,),
+    "lams": (1e-3, 1e-1),
+    "lam": 1e-2,
+    "n_aux": (2,),
+    "scales": (1.0,),
     "width": 8,
     "max_steps": 60,
+    "authors_steps": 60,
     "n_test": 40,
 }
 
@@ -38,47 +55,166 @@ def test_registered() -> None:
     assert load("smoothness") is sm
 
 
-def test_run_writes_tidy_csv_metrics_and_figures_and_resumes(tmp_path) -> None:
+# --------------------------------------------------------------------- the frontier
+def test_frontier_distance_sign_interpolation_and_range() -> None:
+    # gradient norm falls as train error grows: 10 at err 1e-4, 1 at err 1e-2
+    front = Frontier.from_points([1e-2, 1e-4, 1e-3], [1.0, 10.0, np.sqrt(10.0)])
+    assert front.grad_at(1e-3)[0] == pytest.approx(np.sqrt(10.0))
+    # log-log interpolation halfway between 1e-4 and 1e-3
+    assert front.grad_at(10**-3.5)[0] == pytest.approx(10**0.75)
+    below, on, above, outside = front.distance(
+        [1e-3, 1e-3, 1e-3, 1.0], [1.0, np.sqrt(10.0), 10.0, 0.1]
+    )
+    assert below == pytest.approx(-0.5)
+    assert on == pytest.approx(0.0, abs=1e-12)
+    assert above == pytest.approx(0.5)
+    assert np.isnan(outside)  # no extrapolation beyond the lam path
+    assert verdict([-0.5, -0.4, 0.1])["verdict"] == "below"
+    assert verdict([0.01, -0.01])["verdict"] == "on"
+    assert verdict([0.3, 0.2, np.nan])["verdict"] == "above"
+    assert verdict([np.nan])["verdict"] == "undetermined"
+
+
+def test_single_task_frontier_is_monotone_at_certified_optima() -> None:
+    """A larger lam never gives a smaller train error (nor a larger penalty) at the optimum."""
+    cfg = sm.SmoothnessConfig(
+        dims=(2,), n=10, seeds=(3,), lams=(1e-4, 1e-3, 1e-2, 1e-1, 1.0), n_aux=(), n_test=50
+    )
+    points = [p for p in sm.plan(cfg) if p.series == "single"]
+    assert [p.method for p in points] == ["convex"] * 5
+    values = [sm.compute(cfg, p)[1] for p in points]
+    assert all(v["status"] == "certified" for v in values)
+    fits = np.array([v["task1_mse"] for v in values])
+    pens = np.array([v["penalty"] for v in values])
+    assert np.all(np.diff(fits) >= -1e-7 * fits[:-1] - 1e-12)
+    assert np.all(np.diff(pens) <= 1e-7 * pens[:-1] + 1e-12)
+    assert fits[-1] > 10 * fits[0]  # the path really moves along the frontier
+
+
+# ------------------------------------------------------------------ the conventions
+def test_mean_at_lam_is_sum_at_T_lam_as_objectives() -> None:
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.uniform(-1, 1, (9, 2)))
+    y = torch.as_tensor(rng.standard_normal((9, 6)))
+    for seed in range(3):
+        net = ShallowReLUNet(2, 6, 7, seed=seed, dtype=torch.float64)
+        with torch.no_grad():
+            obj_mean, fit_mean, wd_mean = objective_terms(net, x, y, 0.01, "mean")
+            obj_sum, fit_sum, wd_sum = objective_terms(net, x, y, 0.06, "sum")
+        assert float(obj_sum) == pytest.approx(6 * float(obj_mean), rel=1e-12)
+        assert float(fit_sum) == pytest.approx(6 * float(fit_mean), rel=1e-12)
+        assert float(wd_sum) == float(wd_mean)
+        # the relative stationarity is the same function of the network, and only then
+        assert sm.stationarity(net, x.numpy(), y.numpy(), 0.01, "mean") == pytest.approx(
+            sm.stationarity(net, x.numpy(), y.numpy(), 0.06, "sum"), rel=1e-10
+        )
+        assert sm.stationarity(net, x.numpy(), y.numpy(), 0.01, "mean") != pytest.approx(
+            sm.stationarity(net, x.numpy(), y.numpy(), 0.01, "sum"), rel=1e-3
+        )
+
+
+def test_mean_at_lam_is_sum_at_T_lam_as_optimal_and_trained_networks() -> None:
+    rng = np.random.default_rng(1)
+    x = np.sort(rng.uniform(-1, 1, 10))
+    Y = aux_tasks(np.sin(3 * x), 3, dist="gaussian", scale=1.0, seed=2)
+    T, lam = Y.shape[1], 1e-2
+    # exact 1-D optima (certified by a duality gap)
+    mean = train(x, Y, width=40, lam=lam, task_reduction="mean")
+    total = train(x, Y, width=40, lam=T * lam, task_reduction="sum")
+    other = train(x, Y, width=40, lam=lam, task_reduction="sum")
+    grid = np.linspace(-1.2, 1.2, 101)
+    np.testing.assert_allclose(mean.net.predict(grid), total.net.predict(grid), atol=1e-6)
+    assert T * mean.objective == pytest.approx(total.objective, rel=1e-8)
+    assert np.abs(mean.net.predict(grid) - other.net.predict(grid)).max() > 1e-3
+    # the authors' recipe (plain Adam): the same trajectory up to Adam's epsilon
+    opts = {"width": 8, "seed": 0, "method": "adam", "init": "torch", "max_steps": 300}
+    a = train(x, Y, lam=lam, task_reduction="mean", **opts)
+    b = train(x, Y, lam=T * lam, task_reduction="sum", **opts)
+    np.testing.assert_allclose(a.net.predict(grid), b.net.predict(grid), atol=1e-4)
+
+
+# ---------------------------------------------------------------- runs and the store
+def test_run_writes_tidy_csv_metrics_and_figure_and_resumes(tmp_path: Path) -> None:
     metrics = sm.run(tmp_path, **TINY)
-    df = pd.read_csv(tmp_path / "smoothness.csv")
-    required = {"method", "d", "n", "n_aux", "aux_scale", "seed", "train_mse"}
-    required |= {"avg_grad_norm", "max_grad_norm", "nn_deviation_mean", "test_mse"}
-    assert required <= set(df.columns)
-    assert sorted(df["method"]) == ["aux", "single"]
+    df = pd.read_csv(tmp_path / "smoothness_frontier.csv")
+    assert list(df.columns) == list(sm.COLUMNS)
+    plan = sm.plan(sm._config(False, TINY))
+    assert len(df) == len(plan) == metrics["n_rows"] == metrics["computed"]
+    assert set(df["series"]) == {"single", "multi", "authors"}
+    assert set(df.loc[df["series"] == "multi", "convention"]) == {"sum", "mean"}
+    single = df[df["series"] == "single"]
+    assert single["certified"].all() and (single["relative_gap"] <= sm.CERTIFIED_GAP).all()
+    assert not df.loc[df["series"] != "single", "certified"].any()  # gradient recipes
+    assert df.loc[df["series"] != "single", "stationarity"].notna().all()
+    mean = df[(df["series"] == "multi") & (df["convention"] == "mean")]
+    np.testing.assert_allclose(mean["lam_sum_equivalent"], mean["lam"] * 3)
     assert (df["max_grad_norm"] >= df["avg_grad_norm"]).all()
     saved = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(saved["per_scale"]) == {"1"}
-    assert metrics["n_rows"] == 2
-    for stem in ("smoothness_curves", "smoothness_heatmap"):
-        assert (tmp_path / f"{stem}.png").exists()
-        assert (tmp_path / f"{stem}.pdf").exists()
-    again = sm.run(tmp_path, resume=True, **TINY)  # nothing left to train
-    assert again["n_rows"] == 2
-    assert len(pd.read_csv(tmp_path / "smoothness.csv")) == 2
+    assert "multi: d=2, convention=mean, scale=1" in saved["verdicts"]
+    assert saved["frontier_monotone"]["monotone"]
+    for ext in ("png", "pdf"):
+        assert (tmp_path / f"smoothness_frontier.{ext}").exists()
+    again = sm.run(tmp_path, **TINY)  # everything is in the store already
+    assert again["computed"] == 0
+    assert len(load_results(tmp_path)) == len(plan)
+    pd.testing.assert_frame_equal(df, pd.read_csv(tmp_path / "smoothness_frontier.csv"))
 
 
-def test_summary_spearman_and_ratios_on_a_known_table() -> None:
-    base = {"method": "single", "d": 2, "n": 10, "n_aux": 0, "aux_scale": 0.0}
-    base |= {"avg_grad_norm": 2.0, "max_grad_norm": 3.0, "nn_deviation_mean": 1.0}
-    base |= {"test_mse": 1.0, "train_mse": 0.0, "truth_avg_grad_norm": 1.0, "converged": True}
-    rows = [{**base, "seed": s} for s in (0, 1)]
-    for s in (0, 1):
-        for k, n_aux in enumerate((1, 5, 20)):
-            rows.append({**rows[0], "method": "aux", "n_aux": n_aux, "aux_scale": 1.0, "seed": s,
-                         "avg_grad_norm": 1.8 - 0.3 * k})  # fmt: skip
-    out = sm.summarize(pd.DataFrame(rows), sm.SmoothnessConfig())
-    scale = out["per_scale"]["1"]
-    assert scale["spearman_ratio_medians_vs_n_aux"] == pytest.approx(-1.0)
-    assert scale["median_grad_ratio_at_largest_n_aux"] == pytest.approx(1.2 / 2.0)
-    assert scale["fraction_smoother_than_single"] == 1.0
-    assert scale["decreasing_and_below_single"] is True
-    by_dim = out["per_dim_and_scale"]["d=2, scale=1"]
-    assert by_dim["spearman_ratio_medians_vs_n_aux"] == pytest.approx(-1.0)
-    assert by_dim["median_ratio_at_largest_n_aux"] == pytest.approx(1.2 / 2.0)
-    ratios = sm.with_ratios(pd.DataFrame(rows))
-    assert (ratios.loc[ratios["method"] == "single", "avg_grad_norm_ratio"] == 1.0).all()
+def test_single_series_grid_works(tmp_path: Path) -> None:
+    """``mtlreg smoothness --n-aux 0``: only the frontier (and the authors' single task)."""
+    from mtlreg.cli import main
+
+    args = ["smoothness", "--out", str(tmp_path), "--dims", "2", "--n", "8", "--seeds", "0",
+            "--lams", "1e-3,1e-1", "--lam", "1e-2", "--n-aux", "0", "--width", "8",
+            "--authors-steps", "40"]  # fmt: skip
+    assert main(args) == 0
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["verdicts"] == {}
+    assert saved["n_rows"] == 4  # three lams on the path, the authors' single task
+    assert (tmp_path / "smoothness_frontier.png").exists()
 
 
 def test_bad_options_raise() -> None:
-    with pytest.raises(ValueError, match="match"):
-        sm.run("unused-dir-never-created", match="lagrange", **TINY)
+    with pytest.raises(ValueError, match="conventions"):
+        sm.run("unused-dir-never-created", conventions=("median",), **TINY)
+    with pytest.raises(TypeError, match="Unknown option"):
+        sm.run("unused-dir-never-created", match="fit")
+
+
+KILLED = {**TINY, "n_aux": (1, 2, 3), "scales": (0.5, 1.0), "max_steps": 150}
+
+
+def _count(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=5) as con:
+            return int(con.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_resumes_after_sigkill_without_losing_or_repeating_rows(tmp_path: Path) -> None:
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    code = f"from mtlreg.experiments import smoothness as sm; sm.run({str(killed)!r}, **{KILLED!r})"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    db = killed / "results.sqlite"
+    deadline = time.time() + 120
+    while _count(db) < 3 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = _count(db)
+    total = len(sm.plan(sm._config(False, KILLED)))
+    assert 0 < partial < total, "the run should be killed mid-way"
+    resumed = sm.run(killed, **KILLED)
+    assert resumed["computed"] == total - partial
+    sm.run(clean, **KILLED)
+    a, b = load_results(killed), load_results(clean)
+    assert len(a) == total and a["run_id"].is_unique
+    assert set(a["run_id"]) == set(b["run_id"])
+    cols = ["task1_mse", "grad_mean", "objective"]
+    pd.testing.assert_frame_equal(
+        a.set_index("run_id").sort_index()[cols], b.set_index("run_id").sort_index()[cols]
+    )

@@ -1,99 +1,107 @@
-"""Poster Fig. 2: do random Gaussian auxiliary tasks make task 1 smoother?
+"""Poster Fig. 2 as a fit–smoothness frontier: do auxiliary tasks smooth task 1?
 
 Synthetic data with a known smooth ground truth f* (inputs uniform in [-1, 1]^d,
-f* normalised to unit standard deviation, Gaussian label noise), task 1 trained
-alone (weight decay, ``method="single"``) or with ``n_aux`` Gaussian N(0, s^2)
-auxiliary tasks (``method="aux"``). Measured on task 1 (docs/theory.md §6): average and
-maximum input-gradient norm at uniform test points, nearest-neighbour deviation and
-test error against f*.
+four Gaussian bumps normalised to unit standard deviation, Gaussian label noise).
+Three series on the axes (task-1 train error, task-1 average input-gradient norm)
+(docs/theory.md §6):
 
-Matched training fit (our choice, configurable with ``match``):
+- ``single``: single-task weight decay traced over a lam path (the *frontier*). In
+  d = 2 every point is the certified global optimum (:func:`mtlreg.convex.solve`,
+  all activation patterns, relative duality gap checked <= 1e-5); in d > 2 it is
+  trained with the gradient recipe (``method="continuation"``).
+- ``multi``: task 1 trained with ``n_aux`` Gaussian N(0, s^2) auxiliary tasks at one
+  lam, under both conventions: ``sum`` over tasks (the package objective
+  ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty``) and ``mean`` (the authors' code:
+  the fit also divided by T, which equals ``sum`` at ``T * lam``). Gradient recipe,
+  so *not certified* (marked in the CSV and the figure).
+- ``authors``: the authors' recipe, plain Adam at a fixed learning rate (1e-3) from
+  PyTorch's default initialisation, mean convention, ``method="adam"``, with and
+  without auxiliary tasks: the implicit bias of early-stopped Adam, shown apart from
+  the optimum.
 
-- ``"interpolation"`` (default): every network is trained at the same small lam
-  (1e-4, sum-over-tasks objective), the interpolation regime of the theory, so task 1
-  is fit to train MSE ~1e-5 in every configuration; both methods are then compared as
-  (near) minimum-norm interpolants. ``train_mse`` is recorded to show the match.
-- ``"fit"``: lam is calibrated per configuration by bisection in log10(lam) so that
-  task 1's train MSE hits ``target_mse`` (default 0.01, the noise variance), which
-  matches the fit level away from interpolation (about 7x the cost).
+Each multi-task or authors point is compared with the frontier of its own data set at
+matched train error (:mod:`mtlreg.experiments._frontier`): negative signed distance
+means smoother than weight decay can be at that fit. ``metrics.json`` states the
+verdict per (d, convention, scale), and the fixed-lam comparison the issue asked for
+(ratios of gradient norm and train error to single-task weight decay at the same lam).
 
-``task_reduction="mean"`` with a fixed lam reproduces the authors' convention (fit
-divided by T), in which adding tasks also strengthens the regularization: a confound
-that the matched comparisons remove.
-
-Batched training (``batch_size``, default 5): with ``match="interpolation"`` the
-configurations of one (d, N, n_aux) are trained ``batch_size`` at a time by
-:func:`mtlreg.sweep.train_auto_batched`, which runs ``train``'s recipe (rescaling, lam
-continuation, learning-rate decay, 4 restarts) exactly, without early stopping; on
-one CPU core about 5 configurations per batch was fastest (larger batches leave the
-cache). ``rel_change`` records the relative objective change over the last 1000
-steps of the returned restart (``converged``: below 1e-4).
-
-Optimisation budget matters: with large auxiliary labels (scale 10) networks trained
-for 2000 steps were still far from stationary and their task 1 was markedly rougher
-than after 8000 steps (the default), which would reverse the conclusion. Check a few
-configurations with a larger ``max_steps`` before trusting a new grid. ``--quick``
-(1000 steps, 10 networks) is a smoke run, not a measurement.
+Execution: every network is one run in the sweep's results store
+(``OUT/results.sqlite``, :class:`mtlreg.sweep.ResultStore`), committed in its own
+transaction as soon as it is computed; running the same command again computes only
+the missing runs (resumes after ``kill -9`` without losing or repeating rows).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import hashlib
+import json
 import math
+import platform
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
-from mtlreg._io import prepare_out, save_figure, use_agg, write_json
+from mtlreg._io import atomic_write_text, prepare_out, write_json
+from mtlreg._result import relative_gap
 from mtlreg._validation import check_choice, check_int, check_number
-from mtlreg.metrics import gradient_norm, nn_deviation
+from mtlreg.experiments._frontier import ON_FRONTIER_TOL, Frontier, verdict
+from mtlreg.metrics import gradient_norm
 from mtlreg.model import ShallowReLUNet
-from mtlreg.sweep import BatchedRun, train_auto_batched
+from mtlreg.sweep import ResultStore, load_network, load_results
 from mtlreg.tasks import aux_tasks
-from mtlreg.training import TrainResult, train
+from mtlreg.training import objective_terms, train
 
 NAME = "smoothness"
-HELP = "Poster Fig. 2: smoothness of task 1 with random Gaussian auxiliary tasks."
+HELP = "Poster Fig. 2: the fit-smoothness frontier of task 1 with random auxiliary tasks."
 
 TARGETS: tuple[str, ...] = ("bumps", "ridge")
-MATCHES: tuple[str, ...] = ("interpolation", "fit")
+CONVENTIONS: tuple[str, ...] = ("sum", "mean")
+SERIES: tuple[str, ...] = ("single", "multi", "authors")
+#: A d = 2 single-task point counts as certified when its relative gap is at most this.
+CERTIFIED_GAP = 1e-5
 COLUMNS: tuple[str, ...] = (
-    "method", "target", "match", "d", "n", "n_aux", "aux_scale", "seed", "width", "lam",
-    "train_mse", "avg_grad_norm", "max_grad_norm", "nn_deviation_mean", "nn_deviation_max",
-    "test_mse", "truth_avg_grad_norm", "converged", "rel_change", "seconds",
+    "series", "method", "certified", "d", "n", "seed", "n_aux", "aux_scale", "convention",
+    "lam", "lam_sum_equivalent", "train_mse", "test_mse", "avg_grad_norm", "max_grad_norm",
+    "truth_avg_grad_norm", "objective", "fit", "penalty", "relative_gap", "stationarity",
+    "frontier_grad", "frontier_distance", "steps", "seconds", "run_id",
 )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class SmoothnessConfig:
-    """The grid and the training recipe (defaults: the issue's full grid)."""
+    """The study (defaults: the full frontier of issue 13, about 20 min on one core)."""
 
     dims: tuple[int, ...] = (2, 5, 10)
-    sizes: tuple[int, ...] = (20, 50, 200)
-    n_aux: tuple[int, ...] = (0, 1, 2, 5, 10, 20, 50, 100)
-    scales: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0)
-    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    n: int = 20
+    seeds: tuple[int, ...] = (0, 1, 2)
     target: str = "bumps"
     noise: float = 0.1
-    match: str = "interpolation"
-    lam: float = 1e-4
-    target_mse: float = 0.01
-    task_reduction: str = "sum"
+    lams: tuple[float, ...] = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
+    lam: float = 1e-3
+    n_aux: tuple[int, ...] = (1, 5, 20, 100)
+    scales: tuple[float, ...] = (0.3, 1.0, 3.0)
+    conventions: tuple[str, ...] = CONVENTIONS
     width: int | None = None  # None: max(64, 2 n)
     max_steps: int = 8000
+    certify: bool = True
+    authors: bool = True
+    authors_lr: float = 1e-3
+    authors_steps: int = 20000
+    authors_scale: float = 1.0
     n_test: int = 2000
-    batch_size: int = 5
 
 
 QUICK = SmoothnessConfig(
-    dims=(2,), sizes=(20,), n_aux=(0, 5, 50), scales=(1.0, 10.0), seeds=(0, 1),
-    width=64, max_steps=1000, n_test=1000,
+    dims=(2,), seeds=(0,), lams=(1e-4, 1e-3, 1e-2, 1e-1, 1.0), n_aux=(5,), scales=(1.0,),
+    max_steps=1000, authors_steps=1500, n_test=1000,
 )  # fmt: skip
 
 
@@ -140,345 +148,462 @@ def make_data(
     return X, y, X_test, f(X_test), truth_grad
 
 
-# ------------------------------------------------------------------------- training
-def _fit(cfg: SmoothnessConfig, X: NDArray, Y: NDArray, lam: float, seed: int) -> TrainResult:
-    width = cfg.width if cfg.width is not None else max(64, 2 * X.shape[0])
-    return train(
-        X, Y, width=width, lam=lam, seed=seed, max_steps=cfg.max_steps,
-        task_reduction=cfg.task_reduction, progress=False,
-    )  # fmt: skip
+def targets(cfg: SmoothnessConfig, point: Point) -> tuple[NDArray, NDArray]:
+    """Training inputs and labels (task 1 first, then the auxiliary tasks) of a point."""
+    X, y, *_ = make_data(cfg, point.d, cfg.n, point.seed)
+    if point.n_aux == 0:
+        return X, y[:, None]
+    aux_rng = np.random.default_rng([point.seed, point.d, cfg.n, point.n_aux, 99])
+    Y = aux_tasks(y, point.n_aux, dist="gaussian", scale=point.aux_scale, seed=aux_rng)
+    return X, Y
 
 
-def _task1_mse(res: TrainResult, X: NDArray, y: NDArray) -> float:
-    return float(np.mean((res.net.predict(X)[:, 0] - y) ** 2))
+# ------------------------------------------------------------------------- the grid
+@dataclass(frozen=True)
+class Point:
+    """One network of the study (one row of the store)."""
+
+    series: str
+    d: int
+    seed: int
+    n_aux: int
+    aux_scale: float
+    convention: str
+    lam: float
+    exact: bool = False  # single-task point solved by the exact convex program
+
+    @property
+    def method(self) -> str:
+        if self.series == "authors":
+            return "adam"
+        return "convex" if self.series == "single" and self.exact else "continuation"
+
+    def config(self, cfg: SmoothnessConfig) -> dict[str, Any]:
+        """The run's canonical configuration (everything that decides its result)."""
+        out: dict[str, Any] = {
+            "study": "smoothness",
+            "series": self.series,
+            "method": self.method,
+            "target": cfg.target,
+            "noise": cfg.noise,
+            "d": self.d,
+            "n": cfg.n,
+            "seed": self.seed,
+            "n_aux": self.n_aux,
+            "aux_scale": self.aux_scale,
+            "convention": self.convention,
+            "lam": self.lam,
+            "skip": True,
+            "n_test": cfg.n_test,
+        }
+        if self.method != "convex":
+            out["width"] = _width(cfg)
+        if self.method == "continuation":
+            out["max_steps"] = cfg.max_steps
+        if self.method == "adam":
+            out |= {"max_steps": cfg.authors_steps, "lr": cfg.authors_lr, "init": "torch"}
+        return out
+
+    def run_id(self, cfg: SmoothnessConfig) -> str:
+        from mtlreg import __version__
+
+        text = json.dumps(self.config(cfg), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(f"{text}|mtlreg {__version__}".encode()).hexdigest()[:20]
 
 
-def fit_matched(
-    cfg: SmoothnessConfig, X: NDArray, Y: NDArray, seed: int, steps: int = 7
-) -> tuple[TrainResult, float]:
-    """Bisection in log10(lam) in [1e-7, 1] for task-1 train MSE = ``target_mse``."""
-    lo, hi = -7.0, 0.0
-    best: tuple[float, TrainResult, float] | None = None
-    for _ in range(steps):
-        lam = 10 ** ((lo + hi) / 2)
-        res = _fit(cfg, X, Y, lam, seed)
-        mse = _task1_mse(res, X, Y[:, 0])
-        gap = abs(math.log(max(mse, 1e-300) / cfg.target_mse))
-        if best is None or gap < best[0]:
-            best = (gap, res, lam)
-        if mse > cfg.target_mse:
-            hi = (lo + hi) / 2
-        else:
-            lo = (lo + hi) / 2
-    assert best is not None
-    return best[1], best[2]
+def _width(cfg: SmoothnessConfig) -> int:
+    return cfg.width if cfg.width is not None else max(64, 2 * cfg.n)
 
 
-Config = tuple[int, int, int, float, int]  # d, n, n_aux, aux_scale, seed
-STATIONARY = 1e-4  # ``converged``: relative objective change over 1000 steps below this
-
-
-def _configs(cfg: SmoothnessConfig) -> Iterator[Config]:
+def plan(cfg: SmoothnessConfig) -> list[Point]:
+    """Every point of the study in a fixed order: frontier, multi-task, authors."""
+    points: list[Point] = []
+    lams = sorted(set(cfg.lams) | {cfg.lam})
+    aux = [k for k in cfg.n_aux if k > 0]
     for d in cfg.dims:
-        for n in cfg.sizes:
-            for n_aux in cfg.n_aux:
-                for scale in (0.0,) if n_aux == 0 else cfg.scales:
-                    for seed in cfg.seeds:
-                        yield d, n, n_aux, scale, seed
+        for seed in cfg.seeds:
+            exact = cfg.certify and d == 2
+            points += [Point("single", d, seed, 0, 0.0, "sum", lam, exact) for lam in lams]
+            for conv in cfg.conventions:
+                for scale in cfg.scales:
+                    points += [Point("multi", d, seed, k, scale, conv, cfg.lam) for k in aux]
+            if cfg.authors:
+                for k in [0, *aux]:
+                    scale = cfg.authors_scale if k else 0.0
+                    points.append(Point("authors", d, seed, k, scale, "mean", cfg.lam))
+    return points
 
 
-def _problem(
-    cfg: SmoothnessConfig, c: Config
-) -> tuple[NDArray, NDArray, NDArray, NDArray, NDArray, float]:
-    """Training inputs, labels (task 1 first), task-1 labels, test set, f* gradient."""
-    d, n, n_aux, scale, seed = c
-    X, y, X_test, y_test, truth_grad = make_data(cfg, d, n, seed)
-    aux_rng = np.random.default_rng([seed, d, n, n_aux, 99])
-    Y = aux_tasks(y, n_aux, dist="gaussian", scale=scale, seed=aux_rng)
-    return X, Y, y, X_test, y_test, truth_grad
+# ------------------------------------------------------------------------ computing
+def compute(cfg: SmoothnessConfig, point: Point) -> tuple[ShallowReLUNet, dict[str, Any]]:
+    """Solve or train one point; return its network and its stored measures."""
+    from mtlreg import convex
 
-
-def _width(cfg: SmoothnessConfig, n: int) -> int:
-    return cfg.width if cfg.width is not None else max(64, 2 * n)
-
-
-def _history_rel_change(res: TrainResult) -> float:
-    steps, obj = res.history.step, res.history.objective
-    back = int(np.searchsorted(steps, steps[-1] - 1000))
-    return float(abs(obj[back] - obj[-1]) / max(abs(obj[-1]), 1e-300))
-
-
-def run_one(
-    cfg: SmoothnessConfig, d: int, n: int, n_aux: int, scale: float, seed: int
-) -> dict[str, Any]:
-    """Train one configuration with :func:`mtlreg.train` and measure task 1."""
-    t0 = time.perf_counter()
-    c = (d, n, n_aux, scale, seed)
-    X, Y, *_ = _problem(cfg, c)
-    if cfg.match == "fit":
-        res, lam = fit_matched(cfg, X, Y, seed)
+    X, Y = targets(cfg, point)
+    if point.method == "convex":
+        sol = convex.solve(X, Y[:, 0], point.lam, skip=True)
+        net = sol.to_network()
+        certified = sol.relative_gap <= CERTIFIED_GAP
+        values = {"objective": sol.objective, "fit": sol.fit, "penalty": sol.penalty}
+        status, steps = ("certified" if certified else "not certified"), 0
     else:
-        lam = cfg.lam
-        res = _fit(cfg, X, Y, lam, seed)
-    rel = _history_rel_change(res)
-    return _measure(cfg, c, res.net, lam, rel, time.perf_counter() - t0)
-
-
-def run_batch(cfg: SmoothnessConfig, configs: list[Config]) -> list[dict[str, Any]]:
-    """Train configurations of one (d, N, n_aux) together (``match="interpolation"``)."""
-    t0 = time.perf_counter()
-    runs = []
-    for c in configs:
-        X, Y, *_ = _problem(cfg, c)
-        runs.append(BatchedRun(X, Y, width=_width(cfg, c[1]), lam=cfg.lam, seed=c[4], lr=1e-2,
-                               task_reduction=cfg.task_reduction))  # fmt: skip
-    results = train_auto_batched(runs, steps=cfg.max_steps)
-    seconds = (time.perf_counter() - t0) / len(configs)
-    return [
-        _measure(cfg, c, r.net, cfg.lam, r.rel_change, seconds) for c, r in zip(configs, results)
-    ]
-
-
-def _measure(
-    cfg: SmoothnessConfig, c: Config, net: ShallowReLUNet, lam: float, rel: float, seconds: float
-) -> dict[str, Any]:
-    d, n, n_aux, scale, seed = c
-    X, _, y, X_test, y_test, truth_grad = _problem(cfg, c)
+        options: dict[str, Any] = {"method": point.method, "max_steps": cfg.max_steps}
+        if point.method == "adam":
+            options = {"method": "adam", "max_steps": cfg.authors_steps,
+                       "lr": cfg.authors_lr, "init": "torch"}  # fmt: skip
+        res = train(
+            X, Y, width=_width(cfg), lam=point.lam, seed=point.seed,
+            task_reduction=point.convention, progress=False, **options,
+        )  # fmt: skip
+        net = res.net
+        values = {"objective": res.objective, "fit": res.fit, "penalty": res.penalty}
+        status, steps = "trained", res.steps
+    _, _, X_test, _, _ = make_data(cfg, point.d, cfg.n, point.seed)
     grad = gradient_norm(net, X_test)
-    pred = net.predict(X_test)[:, 0]
-    dev = nn_deviation(net, X, y, X_test)
-    return {
-        "method": "single" if n_aux == 0 else "aux",
-        "target": cfg.target,
-        "match": cfg.match,
-        "d": d,
-        "n": n,
-        "n_aux": n_aux,
-        "aux_scale": scale,
-        "seed": seed,
-        "width": net.width,
-        "lam": lam,
-        "train_mse": float(np.mean((net.predict(X)[:, 0] - y) ** 2)),
-        "avg_grad_norm": grad.mean,
-        "max_grad_norm": grad.max,
-        "nn_deviation_mean": dev.mean,
-        "nn_deviation_max": dev.max,
-        "test_mse": float(np.mean((pred - y_test) ** 2)),
-        "truth_avg_grad_norm": truth_grad,
-        "converged": bool(rel < STATIONARY),
-        "rel_change": rel,
-        "seconds": seconds,
+    with torch.no_grad():
+        vv = float(net.vv_norm())
+        active = int(net.active().sum())
+    return net, {
+        "status": status,
+        **values,
+        "vv_norm": vv,
+        "active": active,
+        "steps": steps,
+        "task1_mse": float(np.mean((net.predict(X)[:, 0] - Y[:, 0]) ** 2)),
+        "grad_mean": grad.mean,
+        "grad_max": grad.max,
     }
 
 
+def _network_bytes(net: ShallowReLUNet, scratch: Path) -> bytes:
+    """The network as written by :meth:`ShallowReLUNet.save` (safetensors, tagged)."""
+    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
+        path = Path(tmp) / "net.safetensors"
+        net.save(path)
+        return path.read_bytes()
+
+
+def execute(cfg: SmoothnessConfig, out: Path, points: list[Point]) -> int:
+    """Compute every point not yet in ``out``'s store, committing each one; return the count."""
+    from mtlreg import __version__
+
+    computed = 0
+    with ResultStore(out) as store:
+        done = store.run_ids()
+        for point in points:
+            run_id = point.run_id(cfg)
+            if run_id in done:
+                continue
+            t0 = time.perf_counter()
+            net, values = compute(cfg, point)
+            row = {
+                "run_id": run_id,
+                "version": __version__,
+                "config": json.dumps(point.config(cfg), sort_keys=True, separators=(",", ":")),
+                **values,
+                "seconds": time.perf_counter() - t0,
+                "host": platform.node(),
+                "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "network": _network_bytes(net, out),
+            }
+            computed += store.add([row])
+            done.add(run_id)
+    return computed
+
+
 # ------------------------------------------------------------------------- analysis
-def with_ratios(df: Any) -> Any:
-    """Add ``*_ratio`` columns: each row divided by single-task WD on the same data."""
-    keys = ["d", "n", "seed"]
-    base = df[df["method"] == "single"].set_index(keys)
-    out = df.copy()
-    for col in ("avg_grad_norm", "max_grad_norm", "nn_deviation_mean", "test_mse"):
-        ref = base[col].reindex(list(zip(*(out[k] for k in keys)))).to_numpy()
-        out[f"{col}_ratio"] = out[col].to_numpy() / ref
+def stationarity(net: ShallowReLUNet, X: NDArray, Y: NDArray, lam: float, convention: str) -> float:
+    """||grad_theta J|| * ||theta|| / J of the objective J the network was trained on.
+
+    Dimensionless: the relative change of J per unit relative change of the
+    parameters along the gradient; 0 at a stationary point.
+    """
+    net = net.copy()
+    x = torch.as_tensor(X, dtype=net.w.dtype)
+    y = torch.as_tensor(Y, dtype=net.w.dtype)
+    obj, _, _ = objective_terms(net, x, y, lam, convention)
+    params = [p for p in net.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(obj, params)
+    gnorm = math.sqrt(sum(float((g**2).sum()) for g in grads))
+    pnorm = math.sqrt(sum(float((p.detach() ** 2).sum()) for p in params))
+    return gnorm * pnorm / max(float(obj.detach()), 1e-300)
+
+
+def measure(cfg: SmoothnessConfig, out: Path, points: list[Point]) -> Any:
+    """The tidy table: one row per point, with test error, certificates and distances."""
+    import pandas as pd
+
+    from mtlreg import convex
+
+    stored = load_results(out).set_index("run_id")
+    rows = []
+    for point in points:
+        run_id = point.run_id(cfg)
+        rec = stored.loc[run_id]
+        net = load_network(out, run_id)
+        X, Y = targets(cfg, point)
+        _, _, X_test, y_test, truth_grad = make_data(cfg, point.d, cfg.n, point.seed)
+        T = Y.shape[1]
+        rel = math.nan
+        stat = math.nan
+        if point.method == "convex":
+            cert = convex.certificate(net, X, Y[:, 0], point.lam)
+            rel = relative_gap(cert.gap_bound, cert.objective)
+        else:
+            stat = stationarity(net, X, Y, point.lam, point.convention)
+        rows.append({
+            "series": point.series,
+            "method": point.method,
+            "certified": bool(rec["status"] == "certified" and rel <= CERTIFIED_GAP),
+            "d": point.d,
+            "n": cfg.n,
+            "seed": point.seed,
+            "n_aux": point.n_aux,
+            "aux_scale": point.aux_scale,
+            "convention": point.convention,
+            "lam": point.lam,
+            "lam_sum_equivalent": point.lam * (T if point.convention == "mean" else 1),
+            "train_mse": float(rec["task1_mse"]),
+            "test_mse": float(np.mean((net.predict(X_test)[:, 0] - y_test) ** 2)),
+            "avg_grad_norm": float(rec["grad_mean"]),
+            "max_grad_norm": float(rec["grad_max"]),
+            "truth_avg_grad_norm": truth_grad,
+            "objective": float(rec["objective"]),
+            "fit": float(rec["fit"]),
+            "penalty": float(rec["penalty"]),
+            "relative_gap": rel,
+            "stationarity": stat,
+            "steps": int(rec["steps"]),
+            "seconds": float(rec["seconds"]),
+            "run_id": run_id,
+        })  # fmt: skip
+    df = pd.DataFrame(rows)
+    return with_frontier(df)
+
+
+def with_frontier(df: Any) -> Any:
+    """Add ``frontier_grad`` and ``frontier_distance`` (log10) from each data set's frontier."""
+    df = df.copy()
+    df["frontier_grad"] = np.nan
+    df["frontier_distance"] = np.nan
+    for _, sub in df.groupby(["d", "seed"]):
+        single = sub[sub["series"] == "single"]
+        front = Frontier.from_points(single["train_mse"], single["avg_grad_norm"])
+        idx = sub.index
+        df.loc[idx, "frontier_grad"] = front.grad_at(sub["train_mse"].to_numpy())
+        df.loc[idx, "frontier_distance"] = front.distance(
+            sub["train_mse"].to_numpy(), sub["avg_grad_norm"].to_numpy()
+        )
+    return df
+
+
+def _ratio(num: Any, den: Any) -> float:
+    return float(np.median(np.asarray(num, float) / np.asarray(den, float)))
+
+
+def fixed_lam(df: Any, lam: float) -> dict[str, Any]:
+    """Ratios to single-task weight decay at the same lam (per d, the largest n_aux).
+
+    For each series and convention: median over seeds (and scales listed separately)
+    of task 1's average gradient norm and train error divided by those of the
+    single-task network at the same lam on the same data (the authors' series: by
+    their own recipe without auxiliary tasks).
+    """
+    out: dict[str, Any] = {}
+    for d in sorted(set(df["d"])):
+        sub = df[df["d"] == d]
+        base = sub[(sub["series"] == "single") & np.isclose(sub["lam"], lam)].set_index("seed")
+        own = sub[(sub["series"] == "authors") & (sub["n_aux"] == 0)].set_index("seed")
+        entry: dict[str, Any] = {}
+        multi = sub[(sub["series"] != "single") & (sub["n_aux"] > 0)]
+        for (series, conv, scale), grp in multi.groupby(["series", "convention", "aux_scale"]):
+            top = grp[grp["n_aux"] == grp["n_aux"].max()].set_index("seed")
+            ref = own if series == "authors" else base
+            seeds = sorted(set(top.index) & set(ref.index))
+            if not seeds:
+                continue
+            t, r = top.loc[seeds], ref.loc[seeds]
+            entry[f"{series}, {conv}, scale={scale:g}, n_aux={int(top['n_aux'].iloc[0])}"] = {
+                "grad_ratio_median": _ratio(t["avg_grad_norm"], r["avg_grad_norm"]),
+                "grad_ratios": (t["avg_grad_norm"] / r["avg_grad_norm"]).round(4).tolist(),
+                "train_mse_ratio_median": _ratio(t["train_mse"], r["train_mse"]),
+                "test_mse_ratio_median": _ratio(t["test_mse"], r["test_mse"]),
+                "reference": "authors, n_aux=0" if series == "authors" else "single, same lam",
+            }
+        out[f"d={d}"] = entry
     return out
 
 
 def summarize(df: Any, cfg: SmoothnessConfig) -> dict[str, Any]:
-    """Spearman correlations with n_aux per scale, ratios to single-task, fit match."""
-    from scipy.stats import spearmanr
-
-    df = with_ratios(df)
-    single = df[df["method"] == "single"]
-    per_scale: dict[str, Any] = {}
-    for scale in sorted(set(df.loc[df["method"] == "aux", "aux_scale"])):
-        rows = df[(df["aux_scale"] == scale) | (df["method"] == "single")]
-        med = rows.groupby("n_aux")[["avg_grad_norm", "avg_grad_norm_ratio"]].median()
-        rho = spearmanr(med.index, med["avg_grad_norm_ratio"]).statistic if len(med) > 2 else None
-        rho_raw = spearmanr(med.index, med["avg_grad_norm"]).statistic if len(med) > 2 else None
-        aux = rows[rows["method"] == "aux"]
-        top = aux[aux["n_aux"] == aux["n_aux"].max()]
-        per_scale[f"{scale:g}"] = {
-            "spearman_ratio_medians_vs_n_aux": rho,
-            "spearman_raw_medians_vs_n_aux": rho_raw,
-            "median_ratio_by_n_aux": med["avg_grad_norm_ratio"].to_dict(),
-            "median_avg_grad_norm_by_n_aux": med["avg_grad_norm"].to_dict(),
-            "largest_n_aux": int(top["n_aux"].max()) if len(top) else None,
-            "median_grad_ratio_at_largest_n_aux": float(top["avg_grad_norm_ratio"].median()),
-            "median_test_mse_ratio_at_largest_n_aux": float(top["test_mse_ratio"].median()),
-            "fraction_smoother_than_single": float((aux["avg_grad_norm_ratio"] < 1).mean()),
-            "decreasing_and_below_single": bool(
-                rho is not None and rho <= -0.8 and float(top["avg_grad_norm_ratio"].median()) < 1
-            ),
+    """Verdicts per (d, convention, scale), per d for the authors, and fixed-lam ratios."""
+    verdicts: dict[str, Any] = {}
+    per_d: dict[str, Any] = {}
+    aux = df[(df["series"] != "single") & (df["n_aux"] > 0)]
+    for (series, d, conv, scale), grp in aux.groupby(["series", "d", "convention", "aux_scale"]):
+        v = verdict(grp["frontier_distance"])
+        v["median_by_n_aux"] = {
+            int(k): float(np.nanmedian(g)) if np.isfinite(g).any() else None
+            for k, g in grp.groupby("n_aux")["frontier_distance"]
         }
-    aux = df[df["method"] == "aux"]
+        verdicts[f"{series}: d={d}, convention={conv}, scale={scale:g}"] = v
+    for d, grp in aux.groupby("d"):
+        per_d[f"d={d}"] = {
+            series: verdict(g["frontier_distance"])["verdict"]
+            for series, g in grp.groupby("series")
+        }
+    single = df[df["series"] == "single"]
+    cert = single[single["method"] == "convex"]
+    trained = df[df["method"] != "convex"]
     return {
         "config": asdict(cfg),
         "n_rows": len(df),
-        "per_scale": per_scale,
-        "per_dim_and_scale": _per_dim(df),
-        "median_avg_grad_norm_single": float(single["avg_grad_norm"].median()),
-        "median_avg_grad_norm_aux": float(aux["avg_grad_norm"].median()),
-        "median_truth_avg_grad_norm": float(df["truth_avg_grad_norm"].median()),
-        "train_mse": {
-            "single_median": float(single["train_mse"].median()),
-            "single_max": float(single["train_mse"].max()),
-            "aux_median": float(aux["train_mse"].median()),
-            "aux_max": float(aux["train_mse"].max()),
+        "definition": (
+            "frontier_distance = log10(avg |grad f1| of the point / single-task frontier at "
+            "the point's task-1 train MSE); < 0: smoother than weight decay at that fit"
+        ),
+        "on_frontier_tolerance_log10": ON_FRONTIER_TOL,
+        "verdicts": verdicts,
+        "verdict_per_d": per_d,
+        "fixed_lam": fixed_lam(df, cfg.lam),
+        "frontier_monotone": _monotone(single),
+        "certified": {
+            "single_points": len(cert),
+            "certified": int(cert["certified"].sum()),
+            "max_relative_gap": float(cert["relative_gap"].max()) if len(cert) else None,
+            "not_certified": "every multi-task and authors point (gradient recipes)",
         },
-        "converged_fraction": float(df["converged"].astype(bool).mean()),
-        "rel_change_median": float(df["rel_change"].median()) if "rel_change" in df else None,
+        "stationarity": {
+            "median": float(trained["stationarity"].median()) if len(trained) else None,
+            "max": float(trained["stationarity"].max()) if len(trained) else None,
+        },
     }
 
 
-def _per_dim(df: Any) -> dict[str, Any]:
-    """Spearman of the median ratio vs n_aux, and the ratio at the largest n_aux, per d."""
-    from scipy.stats import spearmanr
-
-    out: dict[str, Any] = {}
-    for d in sorted(set(df["d"])):
-        sub = df[df["d"] == d]
-        for scale in sorted(set(sub.loc[sub["method"] == "aux", "aux_scale"])):
-            rows = sub[(sub["aux_scale"] == scale) | (sub["method"] == "single")]
-            med = rows.groupby("n_aux")["avg_grad_norm_ratio"].median()
-            rho = spearmanr(med.index, med.to_numpy()).statistic if len(med) > 2 else None
-            out[f"d={d}, scale={scale:g}"] = {
-                "spearman_ratio_medians_vs_n_aux": rho,
-                "median_ratio_at_largest_n_aux": float(med.iloc[-1]),
-                "median_ratio_by_n_aux": med.to_dict(),
-            }
-    return out
+def _monotone(single: Any) -> dict[str, Any]:
+    """Whether train error never falls as lam grows along each frontier."""
+    worst = 0.0
+    for _, grp in single.groupby(["d", "seed"]):
+        err = grp.sort_values("lam")["train_mse"].to_numpy()
+        if len(err) > 1:
+            worst = max(worst, float(np.max(-np.diff(err) / np.maximum(err[:-1], 1e-300))))
+    return {"largest_relative_drop": worst, "monotone": worst <= 1e-6}
 
 
+# ------------------------------------------------------------------------- figures
 def plot(df: Any, out: Path) -> list[Path]:
-    """Curves of the median ratio to single-task WD against n_aux; heatmap."""
-    use_agg()
-    import matplotlib.pyplot as plt
+    """Train error and test error against task 1's average gradient norm, per d."""
+    from mtlreg import _style
 
-    df = with_ratios(df)
-    aux = df[df["method"] == "aux"]
-    scales = sorted(set(aux["aux_scale"]))
     dims = sorted(set(df["d"]))
-    metrics = [
-        ("avg_grad_norm_ratio", "avg |grad f1| / single"),
-        ("test_mse_ratio", "test MSE / single"),
-    ]
-    fig, axes = plt.subplots(len(metrics), len(dims), figsize=(4 * len(dims), 6.5), squeeze=False)
-    cmap = plt.get_cmap("viridis")
-    for j, d in enumerate(dims):
-        for i, (col, label) in enumerate(metrics):
-            ax = axes[i, j]
-            for k, scale in enumerate(scales):
-                sub = aux[(aux["d"] == d) & (aux["aux_scale"] == scale)]
-                g = sub.groupby("n_aux")[col]
-                med, q1, q3 = g.median(), g.quantile(0.25), g.quantile(0.75)
-                x = np.concatenate([[0], med.index.to_numpy()])
-                ymed = np.concatenate([[1.0], med.to_numpy()])
-                err = np.stack([np.r_[0, med - q1], np.r_[0, q3 - med]])
-                color = cmap(k / max(len(scales) - 1, 1))
-                ax.errorbar(x, ymed, yerr=err, marker="o", ms=3, capsize=2, color=color,
-                            label=f"scale {scale:g}")  # fmt: skip
-            ax.axhline(1.0, color="k", lw=0.8, ls="--")
-            ax.set_xscale("symlog", linthresh=1)
-            ax.set_xlim(-0.3, 1.5 * max(aux["n_aux"].max(), 1))
-            ax.set_yscale("log")
-            ax.set_xlabel("number of auxiliary tasks")
-            if j == 0:
-                ax.set_ylabel(label)
-            if i == 0:
-                ax.set_title(f"d = {d} (median, IQR over n and seeds)")
-    axes[0, 0].legend(fontsize=7)
-    paths = save_figure(fig, out, "smoothness_curves")
+    with _style.context():
+        fig, axes = _style.subplots(2, len(dims), panel_height=2.6, sharey="col")
+        for j, d in enumerate(dims):
+            sub = df[df["d"] == d]
+            for i, xcol in enumerate(("train_mse", "test_mse")):
+                _panel(axes[i, j], sub, xcol)
+                xname = "task-1 train MSE" if i == 0 else "task-1 test MSE (vs f*)"
+                _style.label(axes[i, j], xname, "avg |grad f1|",
+                             title=f"d = {d}" if i == 0 else None)  # fmt: skip
+        _style.legend_outside(fig, axes)
+        _style.note(
+            fig,
+            "Lines: single-task weight decay over a lam path (solid: certified optima; dashed: "
+            "trained). Filled markers: certified; hollow: not certified (gradient recipe).",
+        )
+        return _style.save(fig, out, "smoothness_frontier")
 
-    table = aux.groupby(["aux_scale", "n_aux"])["avg_grad_norm_ratio"].median().unstack()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    logs = np.log2(table.to_numpy())
-    lim = max(float(np.nanmax(np.abs(logs))), 1e-3)
-    im = ax.imshow(logs, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns])
-    ax.set_yticks(range(table.shape[0]), [f"{s:g}" for s in table.index])
-    for (r, c), value in np.ndenumerate(table.to_numpy()):
-        ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=7)
-    ax.set_xlabel("number of auxiliary tasks")
-    ax.set_ylabel("auxiliary label scale")
-    ax.set_title("median avg |grad f1|, ratio to single-task WD")
-    fig.colorbar(im, ax=ax, label="log2 ratio (blue: smoother)")
-    return paths + save_figure(fig, out, "smoothness_heatmap")
+
+def _panel(ax: Any, sub: Any, xcol: str) -> None:
+    from mtlreg import _style
+
+    for _, grp in sub[sub["series"] == "single"].groupby("seed"):
+        grp = grp.sort_values("lam")
+        certified = bool(grp["certified"].all())
+        ax.plot(grp[xcol], grp["avg_grad_norm"], color=_style.color(6), lw=0.9,
+                ls="-" if certified else "--", marker=".", ms=3,
+                label="single-task, lam path" + (" (certified)" if certified else ""))  # fmt: skip
+    multi = sub[sub["series"] == "multi"]
+    scales = sorted(set(multi["aux_scale"]))
+    for c, conv in enumerate(CONVENTIONS):
+        for k, scale in enumerate(scales):
+            grp = multi[(multi["convention"] == conv) & (multi["aux_scale"] == scale)]
+            if grp.empty:
+                continue
+            col = _style.color(k + (0 if conv == "sum" else 3))
+            _scatter(ax, grp, xcol, col, _style.marker(c), f"multi, {conv}, scale {scale:g}")
+    auth = sub[(sub["series"] == "authors")]
+    if not auth.empty:
+        _scatter(ax, auth, xcol, _style.color(6), "X", "authors' Adam (mean)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _style.plain_ticks(ax)
+
+
+def _scatter(ax: Any, grp: Any, xcol: str, color: str, mark: str, label: str) -> None:
+    sizes = 8 + 6 * np.log1p(grp["n_aux"].to_numpy(float))
+    ok = grp["certified"].to_numpy(bool)
+    x, y = grp[xcol].to_numpy(float), grp["avg_grad_norm"].to_numpy(float)
+    if ok.any():
+        ax.scatter(x[ok], y[ok], s=sizes[ok], c=color, marker=mark, label=label, zorder=3)
+    if (~ok).any():
+        hollow = {"facecolors": "none", "edgecolors": color, "linewidths": 0.9}
+        ax.scatter(x[~ok], y[~ok], s=sizes[~ok], marker=mark, label=f"{label} (not certified)",
+                   zorder=3, **hollow)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ run
-def _read_done(path: Path) -> set[tuple[Any, ...]]:
-    if not path.exists():
-        return set()
-    with path.open() as fh:
-        return {
-            (int(r["d"]), int(r["n"]), int(r["n_aux"]), float(r["aux_scale"]), int(r["seed"]))
-            for r in csv.DictReader(fh)
-        }
-
-
-def _batches(cfg: SmoothnessConfig, todo: list[Config]) -> Iterator[list[Config]]:
-    """Consecutive configurations with the same (d, N, n_aux), ``batch_size`` at a time."""
-    size = max(cfg.batch_size, 1)
-    batch: list[Config] = []
-    for c in todo:
-        if batch and (len(batch) == size or batch[0][:3] != c[:3]):
-            yield batch
-            batch = []
-        batch.append(c)
-    if batch:
-        yield batch
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     ints = lambda s: tuple(int(v) for v in s.split(","))  # noqa: E731
     floats = lambda s: tuple(float(v) for v in s.split(","))  # noqa: E731
     parser.add_argument("--dims", type=ints, help="comma-separated input dimensions")
-    parser.add_argument("--sizes", type=ints, help="comma-separated sample sizes N")
+    parser.add_argument("--n", type=int, help="number of training points N")
+    parser.add_argument("--seeds", type=ints, help="comma-separated seeds (data sets)")
+    parser.add_argument("--target", choices=TARGETS, help="ground truth family")
+    parser.add_argument("--lams", type=floats, help="lam path of the single-task frontier")
+    parser.add_argument("--lam", type=float, help="lam of the multi-task and authors' points")
     parser.add_argument("--n-aux", type=ints, help="comma-separated numbers of aux tasks")
     parser.add_argument("--scales", type=floats, help="comma-separated aux label scales")
-    parser.add_argument("--seeds", type=ints, help="comma-separated seeds")
-    parser.add_argument("--target", choices=TARGETS, help="ground truth family")
-    parser.add_argument("--match", choices=MATCHES, help="how the training fit is matched")
-    parser.add_argument("--lam", type=float, help="lam for match=interpolation")
-    parser.add_argument("--target-mse", type=float, help="task-1 train MSE for match=fit")
-    parser.add_argument("--task-reduction", choices=("sum", "mean"), help="objective convention")
+    parser.add_argument("--conventions", type=lambda s: tuple(s.split(",")), help="sum and/or mean")
     parser.add_argument("--width", type=int, help="hidden width (default max(64, 2N))")
-    parser.add_argument("--max-steps", type=int, help="training steps per network")
-    parser.add_argument("--batch-size", type=int, help="configurations trained together")
-    parser.add_argument("--resume", action="store_true", help="keep rows already in the CSV")
+    parser.add_argument("--max-steps", type=int, help="steps of the gradient recipe")
+    parser.add_argument("--authors-steps", type=int, help="Adam steps of the authors' recipe")
+    parser.add_argument(
+        "--no-authors", dest="authors", action="store_const", const=False,
+        help="skip the authors' recipe series",
+    )  # fmt: skip
 
 
-def run(out: str | Path, *, quick: bool = False, resume: bool = False, **options: Any) -> dict:
-    """Run the grid, appending each row to ``smoothness.csv`` as it finishes."""
-    import pandas as pd
-
-    path = prepare_out(out)
+def _config(quick: bool, options: dict[str, Any]) -> SmoothnessConfig:
     cfg = QUICK if quick else SmoothnessConfig()
     unknown = sorted(set(options) - set(cfg.__dataclass_fields__))
     if unknown:
         raise TypeError(f"Unknown option(s) {unknown}; known: {sorted(cfg.__dataclass_fields__)}.")
-    fields = {k: v for k, v in options.items() if v is not None}
-    cfg = replace(cfg, **fields)
-    check_choice(cfg.match, "match", MATCHES)
+    cfg = replace(cfg, **{k: v for k, v in options.items() if v is not None})
     check_choice(cfg.target, "target", TARGETS)
-    check_number(cfg.lam, "lam", low=0.0)
-    check_int(cfg.batch_size, "batch_size", low=1)
-    csv_path = path / "smoothness.csv"
-    done = _read_done(csv_path) if resume else set()
-    if not resume or not csv_path.exists():
-        with csv_path.open("w", newline="") as fh:
-            csv.writer(fh).writerow(COLUMNS)
+    for conv in cfg.conventions:
+        check_choice(conv, "conventions", CONVENTIONS)
+    check_number(cfg.lam, "lam", low=0.0, low_inclusive=False)
+    for lam in cfg.lams:
+        check_number(lam, "lams", low=0.0, low_inclusive=False)
+    check_int(cfg.n, "n", low=2)
+    for k in cfg.n_aux:
+        check_int(k, "n_aux", low=0)
+    for d in cfg.dims:
+        check_int(d, "dims", low=1)
+    return cfg
+
+
+def run(out: str | Path, *, quick: bool = False, **options: Any) -> dict:
+    """Compute every missing point into ``OUT/results.sqlite``; write CSV, figure, metrics."""
+    cfg = _config(quick, options)
+    path = prepare_out(out)
     t0 = time.perf_counter()
-    todo = [c for c in _configs(cfg) if (c[0], c[1], c[2], float(c[3]), c[4]) not in done]
-    for batch in _batches(cfg, todo):
-        if cfg.match == "fit" or cfg.batch_size <= 1:
-            rows = [run_one(cfg, *c) for c in batch]
-        else:
-            rows = run_batch(cfg, batch)
-        with csv_path.open("a", newline="") as fh:
-            csv.writer(fh).writerows([row[c] for c in COLUMNS] for row in rows)
-    df = pd.read_csv(csv_path)
+    points = plan(cfg)
+    computed = execute(cfg, path, points)
+    df = measure(cfg, path, points)
+    atomic_write_text(path / "smoothness_frontier.csv", df[list(COLUMNS)].to_csv(index=False))
     metrics = summarize(df, cfg)
+    metrics["computed"] = computed
     metrics["seconds"] = time.perf_counter() - t0
     metrics["figures"] = [p.name for p in plot(df, path)]
     write_json(path / "metrics.json", metrics)
