@@ -149,3 +149,16 @@ def test_navigation_lists_every_page() -> None:
     excluded = str(config.get("exclude_docs", "")).split()
     pages = sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md") if p.name not in excluded)
     assert sorted(listed) == pages
+
+
+def test_the_first_run_example_runs_and_shows_what_it_says() -> None:
+    text = (DOCS / "index.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)
+    assert blocks, "docs/index.md should have a Python example"
+    namespace: dict[str, object] = {"print": lambda *args, **kwargs: None}
+    for block in blocks:
+        exec(compile(block, "docs/index.md", "exec"), namespace)
+    res, f_D, grid = namespace["res"], namespace["f_D"], namespace["grid"]
+    # the claim of the example: a certified optimum, close to f_D at small lam
+    assert res.relative_gap < 1e-6  # type: ignore[attr-defined]
+    assert abs(res.predict(grid) - f_D(grid)).max() < 1e-3  # type: ignore[attr-defined, operator]
