@@ -108,3 +108,71 @@ def test_expand_is_canonical() -> None:
 def test_example_spec_is_valid() -> None:
     spec = load_spec(ROOT / "examples" / "sweeps" / "small.yaml")
     assert len(expand(spec)) >= 24
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (_with("grid.width", [True]), ["grid.width[0]", "not a boolean", "True"]),
+        (_with("grid.lam", [False, 0.1]), ["grid.lam[0]", "not a boolean"]),
+        (_with("training.steps", True), ["training.steps", "not a boolean"]),
+        (_with("measure", {"test_points": True}), ["measure.test_points", "not a boolean"]),
+        (
+            _with("grid.dataset", [{"name": "teacher", "n": True, "d": 2}]),
+            ["grid.dataset[0].n", "not a boolean"],
+        ),
+    ],
+)
+def test_booleans_are_refused_where_numbers_go(spec: dict[str, Any], expected: list[str]) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(spec)
+    for part in expected:
+        assert part in str(info.value)
+
+
+def test_booleans_are_accepted_where_booleans_go() -> None:
+    spec = parse_spec(_with("grid.skip", [True, False]))
+    assert {c.skip for c in expand(spec)} == {True, False}
+
+
+@pytest.mark.parametrize("name", ["../../escape", "/abs", "a/b", ".hidden", "", "x" * 65, "a b"])
+def test_names_are_safe_file_names(name: str) -> None:
+    with pytest.raises(SpecError, match="safe file name"):
+        parse_spec(_with("name", name))
+
+
+def test_a_safe_name_is_kept() -> None:
+    assert parse_spec(_with("name", "run-1.v2_a")).name == "run-1.v2_a"
+
+
+def test_duplicate_yaml_keys_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text(yaml.safe_dump(GOOD) + "training:\n  steps: 7\n")
+    with pytest.raises(SpecError, match="duplicate key 'training'"):
+        load_spec(path)
+    nested = tmp_path / "nested.yaml"
+    nested.write_text(yaml.safe_dump(GOOD).replace("steps: 5", "steps: 5\n  steps: 9"))
+    with pytest.raises(SpecError, match="duplicate key 'steps'"):
+        load_spec(nested)
+
+
+def test_directory_and_binary_spec_paths(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="is a directory"):
+        load_spec(tmp_path)
+    binary = tmp_path / "spec.yaml"
+    binary.write_bytes(bytes(range(256)))
+    with pytest.raises(SpecError):
+        load_spec(binary)
+
+
+def test_sizes_are_bounded_before_allocating() -> None:
+    with pytest.raises(SpecError) as info:
+        parse_spec(_with("grid.width", [10**9]))
+    message = str(info.value)
+    assert "width 1000000000" in message
+    assert "TiB" in message  # the memory it would need is stated
+    with pytest.raises(SpecError, match="runs is too large"):
+        parse_spec(_with("grid.seed", list(range(10**6 + 1))))
+    # a teacher data set of 1e9 points is refused from its declared size, not loaded
+    with pytest.raises(SpecError, match="N=1000000000"):
+        parse_spec(_with("grid.dataset", [{"name": "teacher", "n": 10**9, "d": 10**3}]))

@@ -10,11 +10,13 @@ import argparse
 from pathlib import Path
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``sweep``, ``results`` and ``report`` to the ``mtlreg`` command."""
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], helps: dict[str, str]
+) -> None:
+    """Add ``sweep``, ``results`` and ``report`` (one-line helps in ``helps``) to ``mtlreg``."""
     p = subparsers.add_parser(
         "sweep",
-        help="run a grid of trainings from a YAML spec (resumable)",
+        help=helps["sweep"],
         description="Run every unfinished run of a sweep spec and store it in "
         "OUT/results.sqlite. Interrupted sweeps resume where they stopped.",
     )
@@ -30,17 +32,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=_sweep)
 
-    r = subparsers.add_parser("results", help="work with a sweep's results store")
+    r = subparsers.add_parser("results", help=helps["results"], description=helps["results"])
     actions = r.add_subparsers(dest="action", metavar="ACTION", parser_class=type(r))
     actions.required = True
     e = actions.add_parser("export", help="write DIR/results.csv or DIR/results.parquet")
     e.add_argument("dir", type=Path, help="sweep folder")
-    e.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    e.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format")
     e.set_defaults(handler=_export)
 
-    rep = subparsers.add_parser(
-        "report", help="write DIR/report/report.md and figures summarising a sweep"
-    )
+    rep = subparsers.add_parser("report", help=helps["report"], description=helps["report"])
     rep.add_argument("dir", type=Path, help="sweep folder")
     rep.set_defaults(handler=_report)
 

@@ -27,6 +27,7 @@ from pydantic import (
     ValidationError,
 )
 
+from mtlreg.sweep._checks import check_name, check_sizes, reject_bools, yaml_load
 from mtlreg.sweep._datasets import DatasetSpec, FileData
 
 AuxDist = Literal["gaussian", "bernoulli", "rademacher", "uniform"]
@@ -193,10 +194,17 @@ def parse_spec(data: Any, source: str = "<dict>", base: Path | None = None) -> S
     """
     if not isinstance(data, dict):
         raise SpecError(f"Invalid sweep spec {source}: should be a mapping. Found {data!r:.60}.")
+    bools = reject_bools(data, SweepSpec)
+    if bools:
+        raise SpecError(f"Invalid sweep spec {source}: " + "; ".join(bools) + ".")
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(_format_errors(exc, source)) from None
+    try:
+        check_name(spec.name)
+    except ValueError as exc:
+        raise SpecError(f"Invalid sweep spec {source}: name: {exc}. Found {spec.name!r}.") from None
     datasets = []
     for i, ds in enumerate(spec.grid.dataset):
         if isinstance(ds, FileData):
@@ -211,7 +219,12 @@ def parse_spec(data: Any, source: str = "<dict>", base: Path | None = None) -> S
             ds = FileData(name="file", path=str(path.resolve()))
         datasets.append(ds)
     grid = spec.grid.model_copy(update={"dataset": datasets})
-    return spec.model_copy(update={"grid": grid})
+    spec = spec.model_copy(update={"grid": grid})
+    try:
+        check_sizes(spec, source)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    return spec
 
 
 def load_spec(spec: str | Path | dict[str, Any] | SweepSpec) -> SweepSpec:
@@ -221,10 +234,14 @@ def load_spec(spec: str | Path | dict[str, Any] | SweepSpec) -> SweepSpec:
     if isinstance(spec, dict):
         return parse_spec(spec)
     path = Path(spec)
+    if path.is_dir():
+        raise SpecError(f"Sweep spec {str(path)!r} is a directory; give the YAML file.")
     if not path.is_file():
         raise FileNotFoundError(f"Sweep spec {str(path)!r} does not exist.")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml_load(path.read_text())
+    except UnicodeDecodeError:
+        raise SpecError(f"Invalid sweep spec {str(path)!r}: not a text file.") from None
     except yaml.YAMLError as exc:
         first = str(exc).replace("\n", " ")
         raise SpecError(f"Invalid sweep spec {str(path)!r}: not valid YAML ({first}).") from None
