@@ -1,4 +1,4 @@
-"""The batched gradient recipe equals ``train`` (d >= 2) run after run."""
+"""The continuation recipe on many problems equals ``train`` problem by problem."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import pytest
 
 import mtlreg
 from mtlreg.sweep import AutoBatchedResult, BatchedRun, train_auto_batched
+from mtlreg.training import Problem, train_many
 
 
-def _runs() -> list[BatchedRun]:
+def _problems() -> list[Problem]:
     """Problems differing in data, seed, tasks, width, lam, skip and loss convention."""
     rng = np.random.default_rng(0)
     settings = [  # (n_aux, scale, width, lam, skip, reduction)
@@ -18,38 +19,94 @@ def _runs() -> list[BatchedRun]:
         (5, 0.5, 12, 0.0, False, "mean"),
         (1, 10.0, 6, 1e-2, True, "sum"),
     ]
-    runs = []
+    problems = []
     for seed, (n_aux, scale, width, lam, skip, red) in enumerate(settings):
         x = rng.uniform(-1.0, 1.0, (10, 3))
         y = np.sin(2 * x.sum(axis=1))
         Y = mtlreg.aux_tasks(y, n_aux, scale=scale, seed=seed)
-        runs.append(BatchedRun(x, Y, width, lam, seed, skip=skip, lr=1e-2, task_reduction=red))
-    return runs
+        problems.append(Problem(x, Y, width, lam, seed, skip=skip, task_reduction=red))
+    return problems
 
 
-def test_equals_train_for_every_problem() -> None:
-    runs = _runs()
-    steps = 300  # train checks convergence every 1000 steps: no early stop here
-    results = train_auto_batched(runs, steps=steps)
-    for run, res in zip(runs, results, strict=True):
-        ref = mtlreg.train(run.X, run.Y, width=run.width, lam=run.lam, skip=run.skip,
-                           seed=run.seed, max_steps=steps, task_reduction=run.task_reduction,
-                           progress=False)  # fmt: skip
+def _alone(p: Problem, steps: int) -> mtlreg.training.TrainResult:
+    return mtlreg.train(
+        p.X,
+        p.Y,
+        width=p.width,
+        lam=p.lam,
+        skip=p.skip,
+        seed=p.seed,
+        max_steps=steps,
+        task_reduction=p.task_reduction,
+        tol=0.0,
+        method="continuation",
+        progress=False,
+    )
+
+
+def test_padded_batch_equals_train_for_every_problem() -> None:
+    problems = _problems()
+    steps = 300
+    results = train_many(problems, method="continuation", max_steps=steps, tol=0.0)
+    for p, res in zip(problems, results, strict=True):
+        ref = _alone(p, steps)
+        assert isinstance(res, mtlreg.training.TrainResult)
+        assert res.config["best_restart"] == ref.config["best_restart"]
+        assert res.n_iter == steps == res.steps
+        assert res.objective == pytest.approx(ref.objective, rel=1e-9, abs=1e-12)
+        np.testing.assert_allclose(res.predict(p.X), ref.predict(p.X), atol=1e-9)
+        assert res.penalty == pytest.approx(float(res.net.vv_norm().detach()), rel=1e-9)  # balanced
+
+
+def test_problems_of_different_sizes_train_in_one_call() -> None:
+    rng = np.random.default_rng(1)
+    problems = [
+        Problem(rng.standard_normal((n, d)), rng.standard_normal((n, 2)), 6, 1e-3, seed=n)
+        for n, d in [(7, 2), (12, 2), (7, 3)]
+    ]
+    results = train_many(problems, method="continuation", max_steps=200, tol=0.0)
+    for p, res in zip(problems, results, strict=True):
+        ref = _alone(p, 200)
+        np.testing.assert_array_equal(res.predict(p.X), ref.predict(p.X))
+
+
+def test_deprecated_alias_calls_the_engine() -> None:
+    problems = _problems()[:2]
+    runs = [
+        BatchedRun(
+            p.X,
+            p.Y,
+            p.width,
+            p.lam,
+            int(p.seed or 0),
+            skip=p.skip,
+            lr=1e-2,
+            task_reduction=p.task_reduction,
+        )
+        for p in problems
+    ]
+    with pytest.warns(DeprecationWarning, match="train_many"):
+        results = train_auto_batched(runs, steps=200)
+    for p, res in zip(problems, results, strict=True):
+        ref = _alone(p, 200)
         assert isinstance(res, AutoBatchedResult)
         assert res.best_restart == ref.config["best_restart"]
-        assert res.steps == steps
-        assert res.objective == pytest.approx(ref.objective, rel=1e-9, abs=1e-12)
-        np.testing.assert_allclose(res.net.predict(run.X), ref.net.predict(run.X), atol=1e-9)
-        assert res.penalty == pytest.approx(res.vv_norm, rel=1e-9)  # balanced
+        np.testing.assert_allclose(res.net.predict(p.X), ref.predict(p.X), atol=1e-9)
         assert res.rel_change >= 0.0
 
 
 def test_validation() -> None:
-    with pytest.raises(ValueError, match="at least one run"):
-        train_auto_batched([], steps=10)
-    runs = _runs()
-    short = BatchedRun(np.zeros((4, 3)), np.zeros(4), width=2, lam=0.1, seed=0)
-    with pytest.raises(ValueError, match="one shape"):
-        train_auto_batched([runs[0], short], steps=10)
+    with pytest.raises(ValueError, match="problems"):
+        train_many([], method="continuation")
+    problems = _problems()
     with pytest.raises(ValueError, match="restarts"):
-        train_auto_batched(runs, steps=10, restarts=0)
+        train_many(problems, method="continuation", max_steps=10, restarts=0)
+    with pytest.raises(TypeError, match=r"problems\[1\]"):
+        train_many([problems[0], "x"], max_steps=10)  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"problems\[0\]\.lam"):
+        train_many([Problem(np.zeros((3, 2)), np.zeros(3), 2, -1.0)], max_steps=10)
+    with (
+        pytest.warns(DeprecationWarning, match="deprecated"),
+        pytest.raises(ValueError, match="at least one run"),
+    ):
+        train_auto_batched([], steps=10)

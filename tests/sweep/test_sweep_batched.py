@@ -1,4 +1,4 @@
-"""Batched training equals training each network alone."""
+"""The adam recipe on many problems equals training each network alone."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import torch
 
 import mtlreg
 from mtlreg.sweep import BatchedRun, train_batched
+from mtlreg.training import Problem, TrainingError, train_many
 
 
-def _runs(lr: float) -> list[BatchedRun]:
+def _problems(lr: float) -> list[Problem]:
     """Networks differing in data, seed, tasks, width, lam, skip and loss convention."""
     rng = np.random.default_rng(0)
     x1 = rng.standard_normal((8, 2))
@@ -25,90 +26,132 @@ def _runs(lr: float) -> list[BatchedRun]:
         (0, 100, 24, 1e-3, False, "sum"),
         (1, 0, 3, 1e-1, True, "mean"),
     ]
-    runs = []
+    problems = []
     for seed, (data, n_aux, width, lam, skip, red) in enumerate(settings):
         x, y = ((x1, y1), (x2, y2))[data]
         Y = mtlreg.aux_tasks(y, n_aux, dist="bernoulli" if n_aux > 50 else "gaussian", seed=seed)
-        runs.append(BatchedRun(x, Y, width, lam, seed, skip=skip, lr=lr, task_reduction=red))
-    return runs
+        problems.append(Problem(x, Y, width, lam, seed, skip=skip, task_reduction=red, lr=lr))
+    return problems
 
 
-def _single(run: BatchedRun, steps: int, dtype: torch.dtype) -> mtlreg.ShallowReLUNet:
+def _single(p: Problem, steps: int, dtype: torch.dtype) -> mtlreg.ShallowReLUNet:
     return mtlreg.train(
-        run.X,
-        run.Y,
-        width=run.width,
-        lam=run.lam,
-        skip=run.skip,
-        seed=run.seed,
+        p.X,
+        p.Y,
+        width=p.width,
+        lam=p.lam,
+        skip=p.skip,
+        seed=p.seed,
         method="adam",
         max_steps=steps,
-        lr=run.lr,
+        lr=p.lr,
         tol=0.0,
-        task_reduction=run.task_reduction,
+        task_reduction=p.task_reduction,
         dtype=dtype,
         progress=False,
     ).net
 
 
-@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize(
     ("dtype", "steps", "tol"), [(torch.float32, 200, 1e-5), (torch.float64, 600, 1e-10)]
 )
-def test_batched_predictions_equal_single_runs(
-    dtype: torch.dtype, steps: int, tol: float, fused: bool
+def test_padded_batch_predictions_equal_single_runs(
+    dtype: torch.dtype, steps: int, tol: float
 ) -> None:
-    runs = _runs(lr=1e-3)
-    batched = train_batched(runs, steps=steps, dtype=dtype, fused=fused)
-    for run, res in zip(runs, batched):
-        single = _single(run, steps, dtype)
-        diff = np.abs(single.predict(run.X) - res.net.predict(run.X)).max()
-        assert diff < tol, (run.width, run.Y.shape, diff)
-        assert res.net.width == run.width
-        assert res.net.out_dim == run.Y.shape[1]
-        assert res.steps == steps
+    problems = _problems(lr=1e-3)
+    batched = train_many(problems, method="adam", max_steps=steps, dtype=dtype, tol=0.0)
+    for p, res in zip(problems, batched, strict=True):
+        assert isinstance(res, mtlreg.training.TrainResult)
+        single = _single(p, steps, dtype)
+        diff = np.abs(single.predict(p.X) - res.predict(p.X)).max()
+        assert diff < tol, (p.width, diff)
+        assert res.net.width == p.width
+        assert res.net.out_dim == np.asarray(p.Y).reshape(len(p.X), -1).shape[1]
+        assert res.n_iter == steps
 
 
 def test_unpadded_batch_is_bitwise_the_single_run() -> None:
-    """With the engine's update, batch mates do not change a network's rounding at all."""
+    """Batch mates of equal shape do not change a network's rounding at all."""
     x = np.linspace(-1.0, 1.0, 6)
-    runs = [
-        BatchedRun(x, mtlreg.aux_tasks(np.abs(x), 2, seed=s), width=6, lam=1e-3, seed=s, lr=1e-2)
+    problems = [
+        Problem(
+            x,
+            mtlreg.aux_tasks(np.abs(x), 2, seed=s),
+            width=6,
+            lam=1e-3 * (s + 1),
+            seed=s,
+            lr=1e-2 / (s + 1),
+        )
         for s in range(4)
     ]
-    batched = train_batched(runs, steps=300, dtype=torch.float32, fused=False)
-    for run, res in zip(runs, batched):
-        alone = train_batched([run], steps=300, dtype=torch.float32, fused=False)[0]
-        np.testing.assert_array_equal(alone.net.predict(x), res.net.predict(x))
+    batched = train_many(problems, method="adam", max_steps=300, dtype=torch.float32)
+    for p, res in zip(problems, batched, strict=True):
+        alone = train_many([p], method="adam", max_steps=300, dtype=torch.float32)[0]
+        np.testing.assert_array_equal(alone.predict(x), res.predict(x))
 
 
 def test_terms_are_those_of_the_returned_network() -> None:
-    runs = _runs(lr=1e-2)[:3]
-    for run, res in zip(runs, train_batched(runs, steps=50)):
-        x = torch.as_tensor(np.asarray(run.X))
-        y = torch.as_tensor(np.asarray(run.Y))
+    problems = _problems(lr=1e-2)[:3]
+    for p, res in zip(problems, train_many(problems, method="adam", max_steps=50), strict=True):
+        assert isinstance(res, mtlreg.training.TrainResult)
+        x = torch.as_tensor(np.asarray(p.X))
+        y = torch.as_tensor(np.asarray(p.Y)).reshape(len(x), -1)
         with torch.no_grad():
-            obj, _, _ = mtlreg.training.objective_terms(res.net, x, y, run.lam, run.task_reduction)
+            obj, _, _ = mtlreg.training.objective_terms(res.net, x, y, p.lam, p.task_reduction)
+            vv = float(res.net.vv_norm())
         assert res.objective == pytest.approx(float(obj), rel=1e-12)
-        assert res.penalty == pytest.approx(res.vv_norm, rel=1e-9)  # balanced: WD = VV
-        assert not res.diverged
+        assert res.penalty == pytest.approx(vv, rel=1e-9)  # balanced: WD = VV
 
 
-def test_batch_must_share_samples_and_dimension() -> None:
-    a = BatchedRun(np.zeros((4, 2)), np.zeros(4), width=2, lam=0.0, seed=0)
-    b = BatchedRun(np.zeros((5, 2)), np.zeros(5), width=2, lam=0.0, seed=0)
-    with pytest.raises(ValueError, match=r"runs\[1\]\.X"):
-        train_batched([a, b], steps=1)
-    with pytest.raises(ValueError, match="at least one run"):
+def test_a_diverging_problem_fails_alone() -> None:
+    problems = _problems(lr=1e-3)[:3]
+    bad = Problem(problems[1].X, problems[1].Y, 16, 1e-2, seed=1, lr=1e6)
+    results = train_many(
+        [problems[0], bad, problems[2]], method="adam", max_steps=300, on_error="return"
+    )
+    assert isinstance(results[1], TrainingError) and "diverged" in str(results[1])
+    for p, res in zip([problems[0], problems[2]], [results[0], results[2]], strict=True):
+        assert isinstance(res, mtlreg.training.TrainResult)
+        np.testing.assert_allclose(
+            res.predict(p.X), _single(p, 300, torch.float64).predict(p.X), atol=1e-10
+        )
+    with pytest.raises(TrainingError, match="diverged"):
+        train_many([problems[0], bad], method="adam", max_steps=300)
+
+
+def test_deprecated_alias_warns_and_matches() -> None:
+    problems = _problems(lr=1e-3)[:2]
+    runs = [
+        BatchedRun(
+            p.X,
+            p.Y,
+            p.width,
+            p.lam,
+            int(p.seed or 0),
+            skip=p.skip,
+            lr=1e-3,
+            task_reduction=p.task_reduction,
+        )
+        for p in problems
+    ]
+    with pytest.warns(DeprecationWarning, match="train_many"):
+        results = train_batched(runs, steps=100)
+    for p, res in zip(problems, results, strict=True):
+        np.testing.assert_allclose(
+            res.net.predict(p.X), _single(p, 100, torch.float64).predict(p.X), atol=1e-10
+        )
+        assert res.steps == 100 and not res.diverged
+    with (
+        pytest.warns(DeprecationWarning, match="deprecated"),
+        pytest.raises(ValueError, match="at least one run"),
+    ):
         train_batched([], steps=1)
-    with pytest.raises(ValueError, match=r"runs\[0\]\.lam"):
-        train_batched([BatchedRun(np.zeros(3), np.zeros(3), width=2, lam=-1.0, seed=0)], steps=1)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
 def test_gpu_equals_cpu() -> None:  # pragma: no cover - needs a GPU
-    runs = _runs(lr=1e-3)
-    cpu = train_batched(runs, steps=100, dtype=torch.float64)
-    gpu = train_batched(runs, steps=100, dtype=torch.float64, device="cuda")
-    for run, a, b in zip(runs, cpu, gpu):
-        assert np.abs(a.net.predict(run.X) - b.net.predict(run.X)).max() < 1e-9
+    problems = _problems(lr=1e-3)
+    cpu = train_many(problems, method="adam", max_steps=100)
+    gpu = train_many(problems, method="adam", max_steps=100, device="cuda")
+    for p, a, b in zip(problems, cpu, gpu, strict=True):
+        assert np.abs(a.predict(p.X) - b.predict(p.X)).max() < 1e-9

@@ -1,9 +1,13 @@
 """Sweeps: many networks trained at once, a validated grid spec, a resumable store.
 
-A sweep spec (YAML) describes a grid of runs; :func:`run_sweep` trains them in
-batches on the batched engine (:func:`train_batched`), locally or on a Dask
-cluster, and commits each finished run to ``out/results.sqlite``. Interrupted
-sweeps resume where they stopped. See ``docs/sweeps.md``.
+A sweep spec (YAML) describes a grid of runs and the training recipe
+(``training: {method: adam|continuation|auto|exact, steps, tol, ...}``);
+:func:`run_sweep` trains them in batches with :func:`mtlreg.training.train_many`,
+locally or on a Dask cluster, and commits each finished run to
+``out/results.sqlite``. Interrupted sweeps resume where they stopped. A run whose
+training diverges is stored with status ``failed`` and its reason. See
+``docs/sweeps.md``. (``train_batched`` and ``train_auto_batched`` are deprecated
+aliases of ``train_many``.)
 
 >>> import tempfile
 >>> from mtlreg.sweep import load_results, run_sweep

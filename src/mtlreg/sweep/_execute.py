@@ -2,7 +2,9 @@
 
 :func:`run_batch` is what a worker executes (locally or on a Dask worker): it takes
 canonical run configurations only, rebuilds every data set from them, trains the
-batch with :func:`train_batched` and measures task 1 of each network.
+batch with :func:`mtlreg.training.train_many` (the spec's recipe) and measures task 1
+of each network. A run whose training diverges is stored with status ``failed`` and
+the reason in ``error``, never as ``ok``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import torch
 from numpy.typing import NDArray
 
 from mtlreg.model import ShallowReLUNet
-from mtlreg.sweep._batched import BatchedResult, BatchedRun, train_batched
 from mtlreg.sweep._spec import RunConfig
 from mtlreg.tasks import aux_tasks
+from mtlreg.training import Problem, TrainingError, TrainResult, train_many
 
 #: Result columns of a run, besides its id, version and configuration.
 METRICS: tuple[str, ...] = (
@@ -34,6 +36,7 @@ METRICS: tuple[str, ...] = (
     "task1_mse",
     "grad_mean",
     "grad_max",
+    "error",
 )
 #: Columns that describe how a run was executed, not what it computed.
 EXECUTION_COLUMNS: tuple[str, ...] = ("seconds", "host", "finished_at")
@@ -50,12 +53,18 @@ def build_problem(cfg: RunConfig) -> tuple[NDArray[np.float64], NDArray[np.float
 
 
 def batch_key(cfg: RunConfig) -> tuple[Any, ...]:
-    """Runs with equal keys share a batch: same N, d, steps, schedule, dtype and lr.
-
-    (Equal learning rates let the batch use the fused Adam update.)
-    """
+    """Runs with equal keys share a batch: same N, d, recipe and recipe options."""
     x, _ = cfg.dataset.load()
-    return (x.shape, cfg.steps, cfg.lr_decay, cfg.dtype, cfg.lr)
+    return (
+        x.shape,
+        cfg.method,
+        cfg.steps,
+        cfg.tol,
+        cfg.restarts,
+        cfg.lam_start,
+        cfg.lr_decay,
+        cfg.dtype,
+    )
 
 
 def sample_box(x: NDArray[np.float64], count: int, seed: int) -> NDArray[np.float64]:
@@ -106,26 +115,46 @@ def network_from_blob(blob: bytes) -> ShallowReLUNet:
     return net
 
 
-def _row(cfg: RunConfig, res: BatchedResult, x: NDArray, Y: NDArray) -> dict[str, Any]:
+def _row(
+    cfg: RunConfig, res: TrainResult | TrainingError, x: NDArray, Y: NDArray
+) -> dict[str, Any]:
+    nan = float("nan")
+    if isinstance(res, TrainingError):
+        return {
+            "status": "failed",
+            "objective": nan,
+            "fit": nan,
+            "penalty": nan,
+            "vv_norm": nan,
+            "active": 0,
+            "steps": 0,
+            "task1_mse": nan,
+            "grad_mean": nan,
+            "grad_max": nan,
+            "error": str(res),
+        }
     net = res.net
     with torch.no_grad():
         pred = net.predict(x)[:, 0]
+        vv = float(net.vv_norm())
+        active = int(net.active(1e-6).sum())
     task1_mse = float(np.mean((pred - Y[:, 0]) ** 2))
-    grad_mean = grad_max = float("nan")
-    if cfg.test_points > 0 and not res.diverged:
+    grad_mean = grad_max = nan
+    if cfg.test_points > 0:
         norms = task1_gradient_norms(net, sample_box(x, cfg.test_points, cfg.test_seed))
         grad_mean, grad_max = float(norms.mean()), float(norms.max())
     return {
-        "status": "diverged" if res.diverged else "ok",
+        "status": "ok",
         "objective": res.objective,
         "fit": res.fit,
         "penalty": res.penalty,
-        "vv_norm": res.vv_norm,
-        "active": res.active,
-        "steps": res.steps,
+        "vv_norm": vv,
+        "active": active,
+        "steps": res.n_iter,
         "task1_mse": task1_mse,
         "grad_mean": grad_mean,
         "grad_max": grad_max,
+        "error": "",
     }
 
 
@@ -144,24 +173,23 @@ def run_batch(
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
     problems = [build_problem(cfg) for cfg in configs]
-    runs = [
-        BatchedRun(
-            x,
-            Y,
-            width=cfg.width,
-            lam=cfg.lam,
-            seed=cfg.seed,
-            skip=cfg.skip,
-            lr=cfg.lr,
-            init=cfg.init,
-            task_reduction=cfg.task_reduction,
-        )
-        for cfg, (x, Y) in zip(configs, problems)
-    ]
     first = configs[0]
-    dtype = torch.float32 if first.dtype == "float32" else torch.float64
-    results = train_batched(
-        runs, steps=first.steps, lr_decay=first.lr_decay, device=device, dtype=dtype
+    results = train_many(
+        [
+            Problem(
+                x, Y, cfg.width, cfg.lam, cfg.seed, cfg.skip, cfg.init, cfg.task_reduction, cfg.lr
+            )
+            for cfg, (x, Y) in zip(configs, problems)
+        ],
+        method=first.method,
+        max_steps=first.steps,
+        tol=first.tol,
+        restarts=first.restarts,
+        lam_start=first.lam_start,
+        lr_decay=first.lr_decay,
+        device=device,
+        dtype=torch.float32 if first.dtype == "float32" else torch.float64,
+        on_error="return",
     )
     seconds = (time.perf_counter() - t0) / len(configs)
     finished = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -175,6 +203,13 @@ def run_batch(
         }
         row.update(_row(cfg, res, x, Y))
         row.update({"seconds": seconds, "host": host, "finished_at": finished})
-        row["network"] = network_blob(res.net)
+        if isinstance(res, TrainResult):
+            net = res.net.cpu()
+        else:  # a failed run stores an empty placeholder network
+            net = ShallowReLUNet(x.shape[1], Y.shape[1], 1, cfg.skip, dtype=torch.float64)
+            with torch.no_grad():
+                for p in net.parameters():
+                    p.zero_()
+        row["network"] = network_blob(net)
         rows.append(row)
     return rows

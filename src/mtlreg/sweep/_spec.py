@@ -25,6 +25,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     ValidationError,
+    field_validator,
 )
 
 from mtlreg.sweep._checks import check_name, check_sizes, reject_bools, yaml_load
@@ -52,18 +53,38 @@ class Grid(_Strict):
     width: list[PositiveInt] = Field(min_length=1)
     lam: list[NonNegativeFloat] = Field(min_length=1)
     seed: list[NonNegativeInt] = Field(min_length=1)
-    lr: list[PositiveFloat] = Field(default=[1e-3], min_length=1)
+    lr: list[PositiveFloat | None] = Field(default=[None], min_length=1)
     skip: list[bool] = Field(default=[True], min_length=1)
 
 
 class Training(_Strict):
-    """Settings shared by every run: full-batch Adam for ``steps`` steps."""
+    """Settings shared by every run: the recipe of :func:`mtlreg.training.train_many`.
 
+    ``method`` names a recipe of :data:`mtlreg.training.RECIPES` (default ``adam``);
+    ``steps`` is its ``max_steps``. ``tol`` is the one stopping rule (0: every run
+    takes ``steps`` steps). ``restarts``, ``lam_start`` and ``lr_decay`` (null: the
+    recipe's default) and the grid's ``lr`` (null: the recipe's default) mean what
+    they mean for :func:`mtlreg.train`.
+    """
+
+    method: str = "adam"
     steps: PositiveInt
-    lr_decay: PositiveFloat = 1.0
+    tol: NonNegativeFloat = 0.0
+    restarts: PositiveInt | None = None
+    lam_start: NonNegativeFloat | None = None
+    lr_decay: PositiveFloat | None = None
     init: Literal["data", "torch"] = "data"
     task_reduction: Literal["sum", "mean"] = "sum"
     dtype: DType = "float64"
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        from mtlreg.training import RECIPES
+
+        if value not in RECIPES:
+            raise ValueError(f"should be one of {', '.join(repr(m) for m in RECIPES)}")
+        return value
 
 
 class Aux(_Strict):
@@ -115,10 +136,14 @@ class RunConfig(_Strict):
     width: int
     lam: float
     seed: int
-    lr: float
+    lr: float | None
     skip: bool
+    method: str
     steps: int
-    lr_decay: float
+    tol: float
+    restarts: int | None
+    lam_start: float | None
+    lr_decay: float | None
     init: str
     task_reduction: str
     dtype: str
@@ -269,7 +294,11 @@ def expand(spec: SweepSpec) -> list[RunConfig]:
             seed=seed,
             lr=lr,
             skip=skip,
+            method=t.method,
             steps=t.steps,
+            tol=t.tol,
+            restarts=t.restarts,
+            lam_start=t.lam_start,
             lr_decay=t.lr_decay,
             init=t.init,
             task_reduction=t.task_reduction,

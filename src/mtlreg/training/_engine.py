@@ -181,3 +181,21 @@ def unstack(state: BatchState, i: int) -> ShallowReLUNet:
             net.A.copy_(state.A[i, :t])
             net.c.copy_(state.c[i, :t])
     return net
+
+
+def select(state: BatchState, keep: Tensor) -> BatchState:
+    """The networks ``keep`` (indices) of a batch, with their Adam moments and step count."""
+    new = BatchState(
+        state.W[keep],
+        state.b[keep],
+        state.V[keep],
+        state.A[keep],
+        state.c[keep],
+        state.neuron_mask[keep],
+        state.task_mask[keep],
+        state.skip[keep],
+        state.step,
+    )
+    new.m = [m[keep] for m in state.m]
+    new.s = [s[keep] for s in state.s]
+    return new

@@ -1,4 +1,4 @@
-"""Records of a training run."""
+"""Records of a training run: its logged history and its result."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
+from mtlreg._result import relative_gap
 from mtlreg.model import ShallowReLUNet
 
 if TYPE_CHECKING:
@@ -45,26 +46,51 @@ class TrainHistory:
             }
         )
 
+    def rel_change(self, window: int = 1000) -> float:
+        """Relative change of the logged objective over the last ``window`` steps.
+
+        ``nan`` with fewer than two entries. This is the quantity the stopping rule
+        compares with ``tol`` (docs/theory.md §1).
+        """
+        if len(self.step) < 2:
+            return float("nan")
+        back = int(np.searchsorted(self.step, self.step[-1] - window))
+        back = min(back, len(self.step) - 2)
+        last = float(self.objective[-1])
+        return abs(float(self.objective[back]) - last) / max(abs(last), 1e-300)
+
     def __len__(self) -> int:
         return len(self.step)
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Outcome of :func:`mtlreg.train`.
+    """Outcome of :func:`mtlreg.train` or one problem of :func:`mtlreg.training.train_many`.
+
+    Follows the package's result protocol (:class:`mtlreg._result.SolverResult`) for
+    the objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` (the fit divided
+    by T as well with ``task_reduction="mean"``), with ``penalty`` the weight decay WD
+    of the returned, balanced network (so WD equals its VV norm; docs/theory.md §1).
 
     Attributes
     ----------
     net
-        The trained network (balanced, so WD equals the VV norm).
+        The trained network (balanced).
     history
         Logged objective, fit, penalty, VV norm and active neurons.
     converged
-        Whether the stopping test (relative objective change below ``tol``) passed.
+        Exact 1-D path: the relative duality gap, measured on the original problem, is
+        at most ``tol``. Gradient recipes: the stopping rule held (relative objective
+        change over 1000 steps of the final phase at most ``tol``); this is
+        stationarity, not a certificate.
     objective, fit, penalty
-        Final objective = fit + lam * penalty, in the run's loss convention.
-    steps, seconds
-        Optimiser steps taken and wall-clock time.
+        Final objective = fit + lam * penalty, measured on the original data.
+    lower_bound
+        A proven lower bound on the optimum over all networks (exact 1-D path);
+        ``nan`` for gradient recipes, which have none.
+    n_iter, seconds
+        Iterations taken (optimiser steps, or the exact solver's iterations) and
+        wall-clock time. ``steps`` is an alias of ``n_iter``.
     config
         The settings of the run (lam, width, method, loss convention, ...).
     """
@@ -75,6 +101,30 @@ class TrainResult:
     objective: float
     fit: float
     penalty: float
-    steps: int
+    n_iter: int
     seconds: float
     config: dict[str, Any] = field(default_factory=dict)
+    lower_bound: float = float("nan")
+
+    @property
+    def gap(self) -> float:
+        """``objective - lower_bound`` (never clipped; ``nan`` without a bound)."""
+        return self.objective - self.lower_bound
+
+    @property
+    def relative_gap(self) -> float:
+        """``gap / |objective|`` (``nan`` without a bound)."""
+        return relative_gap(self.gap, self.objective)
+
+    @property
+    def steps(self) -> int:
+        """Alias of :attr:`n_iter`."""
+        return self.n_iter
+
+    def predict(self, X: ArrayLike) -> NDArray[np.float64]:
+        """The trained network on inputs of shape (M,) or (M, d); returns (M, T)."""
+        return self.net.predict(X)
+
+    def to_network(self) -> ShallowReLUNet:
+        """An independent copy of the trained (balanced) network."""
+        return self.net.copy()
