@@ -52,7 +52,7 @@ from numpy.typing import NDArray
 from mtlreg._io import atomic_write_text, prepare_out, write_json
 from mtlreg._result import relative_gap
 from mtlreg._validation import check_choice, check_int, check_number
-from mtlreg.experiments._frontier import ON_FRONTIER_TOL, Frontier, verdict
+from mtlreg.experiments._frontier_report import CONVENTIONS, plot, summarize, with_frontier
 from mtlreg.metrics import gradient_norm
 from mtlreg.model import ShallowReLUNet
 from mtlreg.sweep import ResultStore, load_network, load_results
@@ -63,7 +63,6 @@ NAME = "smoothness"
 HELP = "Poster Fig. 2: the fit-smoothness frontier of task 1 with random auxiliary tasks."
 
 TARGETS: tuple[str, ...] = ("bumps", "ridge")
-CONVENTIONS: tuple[str, ...] = ("sum", "mean")
 SERIES: tuple[str, ...] = ("single", "multi", "authors")
 #: A d = 2 single-task point counts as certified when its relative gap is at most this.
 CERTIFIED_GAP = 1e-5
@@ -272,6 +271,7 @@ def compute(cfg: SmoothnessConfig, point: Point) -> tuple[ShallowReLUNet, dict[s
         "task1_mse": float(np.mean((net.predict(X)[:, 0] - Y[:, 0]) ** 2)),
         "grad_mean": grad.mean,
         "grad_max": grad.max,
+        "error": None,
     }
 
 
@@ -381,176 +381,6 @@ def measure(cfg: SmoothnessConfig, out: Path, points: list[Point]) -> Any:
     return with_frontier(df)
 
 
-def with_frontier(df: Any) -> Any:
-    """Add ``frontier_grad`` and ``frontier_distance`` (log10) from each data set's frontier."""
-    df = df.copy()
-    df["frontier_grad"] = np.nan
-    df["frontier_distance"] = np.nan
-    for _, sub in df.groupby(["d", "seed"]):
-        single = sub[sub["series"] == "single"]
-        front = Frontier.from_points(single["train_mse"], single["avg_grad_norm"])
-        idx = sub.index
-        df.loc[idx, "frontier_grad"] = front.grad_at(sub["train_mse"].to_numpy())
-        df.loc[idx, "frontier_distance"] = front.distance(
-            sub["train_mse"].to_numpy(), sub["avg_grad_norm"].to_numpy()
-        )
-    return df
-
-
-def _ratio(num: Any, den: Any) -> float:
-    return float(np.median(np.asarray(num, float) / np.asarray(den, float)))
-
-
-def fixed_lam(df: Any, lam: float) -> dict[str, Any]:
-    """Ratios to single-task weight decay at the same lam (per d, the largest n_aux).
-
-    For each series and convention: median over seeds (and scales listed separately)
-    of task 1's average gradient norm and train error divided by those of the
-    single-task network at the same lam on the same data (the authors' series: by
-    their own recipe without auxiliary tasks).
-    """
-    out: dict[str, Any] = {}
-    for d in sorted(set(df["d"])):
-        sub = df[df["d"] == d]
-        base = sub[(sub["series"] == "single") & np.isclose(sub["lam"], lam)].set_index("seed")
-        own = sub[(sub["series"] == "authors") & (sub["n_aux"] == 0)].set_index("seed")
-        entry: dict[str, Any] = {}
-        multi = sub[(sub["series"] != "single") & (sub["n_aux"] > 0)]
-        for (series, conv, scale), grp in multi.groupby(["series", "convention", "aux_scale"]):
-            top = grp[grp["n_aux"] == grp["n_aux"].max()].set_index("seed")
-            ref = own if series == "authors" else base
-            seeds = sorted(set(top.index) & set(ref.index))
-            if not seeds:
-                continue
-            t, r = top.loc[seeds], ref.loc[seeds]
-            entry[f"{series}, {conv}, scale={scale:g}, n_aux={int(top['n_aux'].iloc[0])}"] = {
-                "grad_ratio_median": _ratio(t["avg_grad_norm"], r["avg_grad_norm"]),
-                "grad_ratios": (t["avg_grad_norm"] / r["avg_grad_norm"]).round(4).tolist(),
-                "train_mse_ratio_median": _ratio(t["train_mse"], r["train_mse"]),
-                "test_mse_ratio_median": _ratio(t["test_mse"], r["test_mse"]),
-                "reference": "authors, n_aux=0" if series == "authors" else "single, same lam",
-            }
-        out[f"d={d}"] = entry
-    return out
-
-
-def summarize(df: Any, cfg: SmoothnessConfig) -> dict[str, Any]:
-    """Verdicts per (d, convention, scale), per d for the authors, and fixed-lam ratios."""
-    verdicts: dict[str, Any] = {}
-    per_d: dict[str, Any] = {}
-    aux = df[(df["series"] != "single") & (df["n_aux"] > 0)]
-    for (series, d, conv, scale), grp in aux.groupby(["series", "d", "convention", "aux_scale"]):
-        v = verdict(grp["frontier_distance"])
-        v["median_by_n_aux"] = {
-            int(k): float(np.nanmedian(g)) if np.isfinite(g).any() else None
-            for k, g in grp.groupby("n_aux")["frontier_distance"]
-        }
-        verdicts[f"{series}: d={d}, convention={conv}, scale={scale:g}"] = v
-    for d, grp in aux.groupby("d"):
-        per_d[f"d={d}"] = {
-            series: verdict(g["frontier_distance"])["verdict"]
-            for series, g in grp.groupby("series")
-        }
-    single = df[df["series"] == "single"]
-    cert = single[single["method"] == "convex"]
-    trained = df[df["method"] != "convex"]
-    return {
-        "config": asdict(cfg),
-        "n_rows": len(df),
-        "definition": (
-            "frontier_distance = log10(avg |grad f1| of the point / single-task frontier at "
-            "the point's task-1 train MSE); < 0: smoother than weight decay at that fit"
-        ),
-        "on_frontier_tolerance_log10": ON_FRONTIER_TOL,
-        "verdicts": verdicts,
-        "verdict_per_d": per_d,
-        "fixed_lam": fixed_lam(df, cfg.lam),
-        "frontier_monotone": _monotone(single),
-        "certified": {
-            "single_points": len(cert),
-            "certified": int(cert["certified"].sum()),
-            "max_relative_gap": float(cert["relative_gap"].max()) if len(cert) else None,
-            "not_certified": "every multi-task and authors point (gradient recipes)",
-        },
-        "stationarity": {
-            "median": float(trained["stationarity"].median()) if len(trained) else None,
-            "max": float(trained["stationarity"].max()) if len(trained) else None,
-        },
-    }
-
-
-def _monotone(single: Any) -> dict[str, Any]:
-    """Whether train error never falls as lam grows along each frontier."""
-    worst = 0.0
-    for _, grp in single.groupby(["d", "seed"]):
-        err = grp.sort_values("lam")["train_mse"].to_numpy()
-        if len(err) > 1:
-            worst = max(worst, float(np.max(-np.diff(err) / np.maximum(err[:-1], 1e-300))))
-    return {"largest_relative_drop": worst, "monotone": worst <= 1e-6}
-
-
-# ------------------------------------------------------------------------- figures
-def plot(df: Any, out: Path) -> list[Path]:
-    """Train error and test error against task 1's average gradient norm, per d."""
-    from mtlreg import _style
-
-    dims = sorted(set(df["d"]))
-    with _style.context():
-        fig, axes = _style.subplots(2, len(dims), panel_height=2.6, sharey="col")
-        for j, d in enumerate(dims):
-            sub = df[df["d"] == d]
-            for i, xcol in enumerate(("train_mse", "test_mse")):
-                _panel(axes[i, j], sub, xcol)
-                xname = "task-1 train MSE" if i == 0 else "task-1 test MSE (vs f*)"
-                _style.label(axes[i, j], xname, "avg |grad f1|",
-                             title=f"d = {d}" if i == 0 else None)  # fmt: skip
-        _style.legend_outside(fig, axes)
-        _style.note(
-            fig,
-            "Lines: single-task weight decay over a lam path (solid: certified optima; dashed: "
-            "trained). Filled markers: certified; hollow: not certified (gradient recipe).",
-        )
-        return _style.save(fig, out, "smoothness_frontier")
-
-
-def _panel(ax: Any, sub: Any, xcol: str) -> None:
-    from mtlreg import _style
-
-    for _, grp in sub[sub["series"] == "single"].groupby("seed"):
-        grp = grp.sort_values("lam")
-        certified = bool(grp["certified"].all())
-        ax.plot(grp[xcol], grp["avg_grad_norm"], color=_style.color(6), lw=0.9,
-                ls="-" if certified else "--", marker=".", ms=3,
-                label="single-task, lam path" + (" (certified)" if certified else ""))  # fmt: skip
-    multi = sub[sub["series"] == "multi"]
-    scales = sorted(set(multi["aux_scale"]))
-    for c, conv in enumerate(CONVENTIONS):
-        for k, scale in enumerate(scales):
-            grp = multi[(multi["convention"] == conv) & (multi["aux_scale"] == scale)]
-            if grp.empty:
-                continue
-            col = _style.color(k + (0 if conv == "sum" else 3))
-            _scatter(ax, grp, xcol, col, _style.marker(c), f"multi, {conv}, scale {scale:g}")
-    auth = sub[(sub["series"] == "authors")]
-    if not auth.empty:
-        _scatter(ax, auth, xcol, _style.color(6), "X", "authors' Adam (mean)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    _style.plain_ticks(ax)
-
-
-def _scatter(ax: Any, grp: Any, xcol: str, color: str, mark: str, label: str) -> None:
-    sizes = 8 + 6 * np.log1p(grp["n_aux"].to_numpy(float))
-    ok = grp["certified"].to_numpy(bool)
-    x, y = grp[xcol].to_numpy(float), grp["avg_grad_norm"].to_numpy(float)
-    if ok.any():
-        ax.scatter(x[ok], y[ok], s=sizes[ok], c=color, marker=mark, label=label, zorder=3)
-    if (~ok).any():
-        hollow = {"facecolors": "none", "edgecolors": color, "linewidths": 0.9}
-        ax.scatter(x[~ok], y[~ok], s=sizes[~ok], marker=mark, label=f"{label} (not certified)",
-                   zorder=3, **hollow)  # fmt: skip
-
-
 # ------------------------------------------------------------------------------ run
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     ints = lambda s: tuple(int(v) for v in s.split(","))  # noqa: E731
@@ -602,7 +432,7 @@ def run(out: str | Path, *, quick: bool = False, **options: Any) -> dict:
     computed = execute(cfg, path, points)
     df = measure(cfg, path, points)
     atomic_write_text(path / "smoothness_frontier.csv", df[list(COLUMNS)].to_csv(index=False))
-    metrics = summarize(df, cfg)
+    metrics = {"config": asdict(cfg), **summarize(df, cfg.lam)}
     metrics["computed"] = computed
     metrics["seconds"] = time.perf_counter() - t0
     metrics["figures"] = [p.name for p in plot(df, path)]
