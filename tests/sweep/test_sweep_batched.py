@@ -155,3 +155,53 @@ def test_gpu_equals_cpu() -> None:  # pragma: no cover - needs a GPU
     gpu = train_many(problems, method="adam", max_steps=100, device="cuda")
     for p, a, b in zip(problems, cpu, gpu, strict=True):
         assert np.abs(a.predict(p.X) - b.predict(p.X)).max() < 1e-9
+
+
+def _spec(training: dict, lr: list | None = None) -> dict:
+    grid = {"dataset": [{"name": "two_squares"}], "n_aux": [0, 2], "width": [6],
+            "lam": [1e-3], "seed": [0, 1], "skip": [True]}  # fmt: skip
+    if lr is not None:
+        grid["lr"] = lr
+    return {"grid": grid, "training": training, "measure": {"test_points": 0}}
+
+
+def test_sweep_with_the_continuation_recipe_equals_train(tmp_path) -> None:
+    from mtlreg.sweep import (
+        build_problem,
+        expand,
+        load_network,
+        load_results,
+        parse_spec,
+        run_sweep,
+    )
+
+    spec = _spec({"method": "continuation", "steps": 300, "restarts": 2})
+    run_sweep(spec, tmp_path, progress=False)
+    frame = load_results(tmp_path)
+    assert set(frame["status"]) == {"ok"}
+    for cfg in expand(parse_spec(spec)):
+        x, Y = build_problem(cfg)
+        ref = mtlreg.train(x, Y, width=6, lam=1e-3, seed=cfg.seed, method="continuation",
+                           max_steps=300, restarts=2, tol=0.0)  # fmt: skip
+        row = frame[frame["run_id"] == cfg.run_id()].iloc[0]
+        net = load_network(tmp_path, row["run_id"])
+        np.testing.assert_allclose(net.predict(x), ref.predict(x), atol=1e-9)
+        assert row["objective"] == pytest.approx(ref.objective, rel=1e-9)
+
+
+def test_sweep_records_a_diverging_run_as_failed(tmp_path) -> None:
+    from mtlreg.sweep import load_results, run_sweep
+
+    run_sweep(_spec({"steps": 200}, lr=[1e-3, 1e12]), tmp_path, progress=False)
+    frame = load_results(tmp_path)
+    lrs = frame["lr"]
+    assert set(frame.loc[lrs == 1e12, "status"]) == {"failed"}
+    assert frame.loc[lrs == 1e12, "error"].str.contains("diverged").all()
+    assert set(frame.loc[lrs == 1e-3, "status"]) == {"ok"}
+
+
+def test_spec_rejects_an_unknown_method() -> None:
+    from mtlreg.sweep import SpecError, parse_spec
+
+    with pytest.raises(SpecError, match=r"training\.method"):
+        parse_spec(_spec({"method": "sgd", "steps": 5}))

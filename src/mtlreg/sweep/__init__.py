@@ -27,6 +27,7 @@ aliases of ``train_many``.)
 
 from mtlreg.sweep._auto import AutoBatchedResult, train_auto_batched
 from mtlreg.sweep._batched import BatchedResult, BatchedRun, train_batched
+from mtlreg.sweep._execute import build_problem
 from mtlreg.sweep._report import write_report
 from mtlreg.sweep._runner import SweepSummary, plan_batches, run_sweep
 from mtlreg.sweep._spec import RunConfig, SpecError, SweepSpec, expand, load_spec, parse_spec
@@ -41,6 +42,7 @@ __all__ = [
     "SpecError",
     "SweepSpec",
     "SweepSummary",
+    "build_problem",
     "expand",
     "export_results",
     "load_network",
