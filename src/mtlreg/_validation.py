@@ -27,10 +27,32 @@ def check_array(
     min_rows: int = 1,
     dtype: type = np.float64,
 ) -> NDArray[np.float64]:
-    """Convert ``value`` to a finite float array with an allowed number of dimensions."""
+    """Convert ``value`` to a finite float array with an allowed number of dimensions.
+
+    Complex and boolean values are refused (never silently truncated or read as 0/1).
+    """
     try:
-        arr: NDArray[np.float64] = np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as exc:
+        raw = np.asarray(value)
+        kind = raw.dtype.kind
+        if kind == "O" and raw.size:
+            kinds = {np.asarray(v).dtype.kind for v in raw.ravel()[:1000]}
+            kind = "c" if "c" in kinds else "b" if kinds == {"b"} else kind
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise TypeError(
+            f"Parameter `{name}` should be a numeric array. Found {_fmt(value)}."
+        ) from exc
+    if kind == "c":
+        raise TypeError(
+            f"Parameter `{name}` should hold real numbers. Found complex values "
+            "(pass the real part explicitly if that is what you mean)."
+        )
+    if kind == "b":
+        raise TypeError(f"Parameter `{name}` should hold numbers. Found booleans.")
+    if kind in "mM":
+        raise TypeError(f"Parameter `{name}` should hold numbers. Found dates or times.")
+    try:
+        arr: NDArray[np.float64] = np.asarray(raw, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise TypeError(
             f"Parameter `{name}` should be a numeric array. Found {_fmt(value)}."
         ) from exc
@@ -120,8 +142,12 @@ def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+#: Largest seed accepted: seeds are passed to torch, whose generators take 64-bit ints.
+MAX_SEED = 2**63 - 1
+
+
 def check_seed(seed: Any, name: str = "seed") -> int | None:
-    """``None`` or a non-negative integer seed."""
+    """``None`` or an integer seed in ``[0, 2**63 - 1]``."""
     if seed is None:
         return None
-    return check_int(seed, name, low=0)
+    return check_int(seed, name, low=0, high=MAX_SEED)

@@ -106,3 +106,120 @@ def test_predict_matches_forward_and_validates() -> None:
 def test_bad_shapes_raise(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         ShallowReLUNet(**kwargs)
+
+
+# ------------------------------------------------------------ checked file I/O
+def _saved(tmp_path, skip: bool = True):
+    net = _random_net(4, skip=skip)
+    path = tmp_path / "net.safetensors"
+    net.save(path)
+    return net, path
+
+
+def _header_length(data: bytes) -> int:
+    return 8 + int.from_bytes(data[:8], "little")
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda raw: raw[: len(raw) // 2], r"truncated|cannot be read"),
+        (lambda raw: raw[:5], "too short"),
+        (lambda raw: bytes(np.random.default_rng(0).integers(0, 256, 512, dtype=np.uint8)), ""),
+        (lambda raw: b"PK\x03\x04" + raw, r"\.pt"),
+        (lambda raw: b"", "too short"),
+    ],
+    ids=["half", "five-bytes", "random", "pt-zip", "empty"],
+)
+def test_load_refuses_unreadable_files_in_one_line(tmp_path, make, match: str) -> None:
+    _, path = _saved(tmp_path)
+    path.write_bytes(make(path.read_bytes()))
+    with pytest.raises(ValueError, match=match) as info:
+        ShallowReLUNet.load(path)
+    assert "\n" not in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_load_refuses_a_torch_pickle(tmp_path) -> None:
+    net = _random_net(3)
+    path = tmp_path / "net.pt"
+    torch.save(net.state_dict(), path)
+    with pytest.raises(ValueError, match=r"\.pt"):
+        ShallowReLUNet.load(path)
+
+
+def test_load_detects_altered_bytes(tmp_path) -> None:
+    _, path = _saved(tmp_path)
+    raw = bytearray(path.read_bytes())
+    start = _header_length(bytes(raw))
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        altered = bytearray(raw)
+        k = int(rng.integers(start, len(raw)))
+        altered[k] ^= 1 << int(rng.integers(0, 8))  # one flipped bit in the tensor data
+        path.write_bytes(bytes(altered))
+        with pytest.raises(ValueError, match=r"checksum|NaN"):
+            ShallowReLUNet.load(path)
+
+
+def test_load_refuses_nan_weights_even_without_checksum(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    net = _random_net(3)
+    state = {k: t.detach().clone() for k, t in net.state_dict().items()}
+    state["v"][0, 0] = float("nan")
+    meta = {"in_dim": "3", "out_dim": "4", "width": "7", "skip": "True"}
+    meta["format"] = "mtlreg.ShallowReLUNet/1"
+    path = tmp_path / "nan.safetensors"
+    save_file(state, str(path), metadata=meta)
+    with pytest.raises(ValueError, match="'v' holds NaN"):
+        ShallowReLUNet.load(path)
+    state["v"][0, 0] = 0.0
+    state["w"] = state["w"][:, :2].contiguous()  # shape disagrees with the metadata
+    save_file(state, str(path), metadata=meta)
+    with pytest.raises(ValueError, match="shape"):
+        ShallowReLUNet.load(path)
+    state["w"] = torch.zeros(7, 3, dtype=torch.int64)
+    save_file(state, str(path), metadata=meta)
+    with pytest.raises(ValueError, match="float32 or float64"):
+        ShallowReLUNet.load(path)
+
+
+def test_save_into_a_missing_folder_names_the_folder(tmp_path) -> None:
+    net = _random_net(3)
+    missing = tmp_path / "no" / "such"
+    with pytest.raises(ValueError, match="does not exist") as info:
+        net.save(missing / "net.safetensors")
+    assert str(missing) in str(info.value)
+    assert ".tmp" not in str(info.value)
+    with pytest.raises(ValueError, match="folder"):
+        net.save(tmp_path)
+
+
+def test_saved_file_mode_follows_the_umask(tmp_path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        _, path = _saved(tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic: no temporary file left
+
+
+def test_load_and_construct_refuse_bad_dtype_and_device(tmp_path) -> None:
+    _, path = _saved(tmp_path)
+    with pytest.raises(ValueError, match="`device`"):
+        ShallowReLUNet.load(path, device="tpu:7")
+    with pytest.raises(ValueError, match="`device`"):
+        ShallowReLUNet.load(path, device="cuda:99")
+    with pytest.raises(TypeError, match="`dtype`"):
+        ShallowReLUNet(1, 1, 3, dtype=torch.int64)
+    with pytest.raises(TypeError, match="`dtype`"):
+        ShallowReLUNet(1, 1, 3, dtype="float64")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="`seed`"):
+        ShallowReLUNet(1, 1, 3, seed=2**70)
+    with pytest.raises(ValueError, match="`seed`"):
+        ShallowReLUNet(1, 1, 3, seed=-1)

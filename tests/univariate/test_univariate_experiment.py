@@ -45,9 +45,7 @@ def test_cli_bad_option_value(
 
 
 def test_cli_unparsable_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["univariate", "--out", str(tmp_path), "--width", "ten"])
-    assert exc.value.code != 0
+    assert main(["univariate", "--out", str(tmp_path), "--width", "ten"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("mtlreg: error:") and "\n" not in err
 

@@ -10,7 +10,7 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 from torch import Tensor, nn
 
-from mtlreg._validation import check_inputs, check_int, check_number
+from mtlreg._validation import check_inputs, check_int, check_number, check_seed
 
 
 class ShallowReLUNet(nn.Module):
@@ -52,6 +52,8 @@ class ShallowReLUNet(nn.Module):
         if not isinstance(skip, bool):
             raise TypeError(f"Parameter `skip` should be a bool. Found {skip!r}.")
         self.skip = skip
+        dtype = _check_dtype(dtype)
+        seed = check_seed(seed)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         # PyTorch's default nn.Linear initialisation, written out so it is seedable.
         bound_in = 1.0 / math.sqrt(self.in_dim)
@@ -161,37 +163,53 @@ class ShallowReLUNet(nn.Module):
 
     # -------------------------------------------------------------- file I/O
     def save(self, path: str | Path) -> None:
-        """Write the parameters to a ``.safetensors`` file (no pickle)."""
-        from safetensors.torch import save_file
+        """Write the parameters to a ``.safetensors`` file (no pickle), atomically.
 
+        The metadata holds the format tag, the shapes and a SHA-256 checksum of the
+        parameters, which :meth:`load` verifies. The file's mode follows the umask.
+        """
+        from safetensors.torch import save
+
+        from mtlreg._io import atomic_write_bytes
+
+        target = Path(path)
+        if target.is_dir():
+            raise ValueError(
+                f"Parameter `path` should be a file name. Found a folder {str(target)!r}."
+            )
+        if not target.parent.is_dir():
+            raise ValueError(
+                f"Parameter `path`: folder {str(target.parent)!r} does not exist; create it first."
+            )
         tensors = {k: t.detach().cpu().contiguous() for k, t in self.state_dict().items()}
         meta = {
             "in_dim": str(self.in_dim),
             "out_dim": str(self.out_dim),
             "width": str(self.width),
             "skip": str(self.skip),
-            "format": "mtlreg.ShallowReLUNet/1",
+            "format": FORMAT,
+            "sha256": _checksum(tensors),
         }
-        save_file(tensors, str(path), metadata=meta)
+        atomic_write_bytes(target, bytes(save(tensors, metadata=meta)))
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> ShallowReLUNet:
-        """Read a network written by :meth:`save`."""
-        from safetensors import safe_open
+        """Read a network written by :meth:`save`, checking it before use.
 
-        with safe_open(str(path), framework="pt", device="cpu") as fh:
-            meta = fh.metadata() or {}
-            if meta.get("format") != "mtlreg.ShallowReLUNet/1":
-                raise ValueError(f"File {str(path)!r} is not an mtlreg network (missing metadata).")
-            state = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
-        net = cls(
-            int(meta["in_dim"]),
-            int(meta["out_dim"]),
-            int(meta["width"]),
-            meta["skip"] == "True",
-            dtype=state["w"].dtype,
-        )
-        net.load_state_dict(state)
+        The file must be a safetensors file with the mtlreg format tag, exactly the
+        parameters its metadata announces (shapes, one float dtype), finite values and,
+        when present, a matching checksum. Anything else raises one ``ValueError``
+        that names the file and what is wrong.
+        """
+        device = _check_device(device)
+        source = Path(path)
+        if source.is_dir():
+            raise ValueError(f"Network file {str(source)!r} is a folder, not a file.")
+        if not source.is_file():
+            raise FileNotFoundError(f"Network file {str(source)!r} does not exist.")
+        data = source.read_bytes()
+        meta, state = _read_safetensors(data, repr(str(source)))
+        net = _network_from(meta, state, repr(str(source)))
         return net.to(device)
 
     def _task_index(self, task: int) -> int:
@@ -205,3 +223,112 @@ def _uniform(
     shape: tuple[int, ...], bound: float, gen: torch.Generator | None, dtype: torch.dtype
 ) -> Tensor:
     return (torch.rand(shape, generator=gen, dtype=dtype) * 2.0 - 1.0) * bound
+
+
+#: Format tag written into every saved network's metadata.
+FORMAT = "mtlreg.ShallowReLUNet/1"
+_DTYPES = (torch.float32, torch.float64)
+
+
+def _check_dtype(dtype: object) -> torch.dtype:
+    if not isinstance(dtype, torch.dtype) or dtype not in _DTYPES:
+        raise TypeError(
+            f"Parameter `dtype` should be torch.float32 or torch.float64. Found {dtype!r}."
+        )
+    return dtype
+
+
+def _check_device(device: str | torch.device) -> torch.device:
+    try:
+        dev = torch.device(device)
+        torch.empty(0, device=dev)
+    except (RuntimeError, TypeError, ValueError, AssertionError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(
+            f"Parameter `device` should be an available torch device such as 'cpu'. "
+            f"Found {device!r} ({reason[:80]})."
+        ) from None
+    return dev
+
+
+def _checksum(tensors: dict[str, Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _read_safetensors(data: bytes, source: str) -> tuple[dict[str, str], dict[str, Tensor]]:
+    import json
+
+    from safetensors.torch import load
+
+    def refuse(reason: str) -> ValueError:
+        return ValueError(f"File {source} is not a readable mtlreg network: {reason}.")
+
+    if data[:4] == b"PK\x03\x04" or data[:2] == b"\x80\x02":
+        raise refuse("it looks like a PyTorch .pt (pickle) file; save networks with net.save()")
+    if len(data) < 8:
+        raise refuse(f"the file has {len(data)} bytes, too short for a safetensors header")
+    n = int.from_bytes(data[:8], "little")
+    if n > len(data) - 8:
+        raise refuse(
+            f"its header announces {n} bytes but the file has {len(data)} "
+            "(truncated, or not a safetensors file)"
+        )
+    try:
+        header = json.loads(data[8 : 8 + n])
+    except (UnicodeDecodeError, ValueError):
+        raise refuse(
+            "its header is not valid JSON (corrupted, or not a safetensors file)"
+        ) from None
+    if not isinstance(header, dict):
+        raise refuse("its header is not a mapping")
+    meta = header.get("__metadata__") or {}
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"File {source} is not an mtlreg network (missing metadata).")
+    try:
+        state = load(data)
+    except Exception as exc:  # safetensors raises its own error types
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise refuse(f"its tensors cannot be read ({reason[:80]})") from None
+    return {str(k): str(v) for k, v in meta.items()}, state
+
+
+def _network_from(meta: dict[str, str], state: dict[str, Tensor], source: str) -> ShallowReLUNet:
+    def refuse(reason: str) -> ValueError:
+        return ValueError(f"File {source} is not a valid mtlreg network: {reason}.")
+
+    try:
+        in_dim, out_dim, width = (int(meta[k]) for k in ("in_dim", "out_dim", "width"))
+        skip = {"True": True, "False": False}[meta["skip"]]
+    except (KeyError, ValueError):
+        raise refuse("its metadata lacks in_dim, out_dim, width or skip") from None
+    if min(in_dim, out_dim, width) < 1:
+        raise refuse(f"its metadata gives in_dim={in_dim}, out_dim={out_dim}, width={width}")
+    shapes = {"w": (width, in_dim), "b": (width,), "v": (width, out_dim)}
+    if skip:
+        shapes.update({"A": (out_dim, in_dim), "c": (out_dim,)})
+    if set(state) != set(shapes):
+        raise refuse(f"it holds tensors {sorted(state)}, expected {sorted(shapes)}")
+    for key, shape in shapes.items():
+        if tuple(state[key].shape) != shape:
+            raise refuse(f"tensor {key!r} has shape {tuple(state[key].shape)}, expected {shape}")
+    dtypes = {t.dtype for t in state.values()}
+    if len(dtypes) != 1 or next(iter(dtypes)) not in _DTYPES:
+        raise refuse(
+            f"its tensors should all be float32 or float64; found {sorted(map(str, dtypes))}"
+        )
+    if "sha256" in meta and meta["sha256"] != _checksum(state):
+        raise refuse("its checksum does not match its contents (the file was altered)")
+    for key, t in state.items():
+        if not bool(torch.isfinite(t).all()):
+            raise refuse(f"tensor {key!r} holds NaN or infinite values")
+    net = ShallowReLUNet(in_dim, out_dim, width, skip, dtype=next(iter(dtypes)))
+    net.load_state_dict(state)
+    return net
