@@ -316,3 +316,25 @@ def test_two_identical_sweeps_do_not_compute_rows_twice(tmp_path: Path) -> None:
     assert all(p.returncode == 0 for p in procs)
     assert sorted(computed) == [0, 4]
     assert len(load_results(out)) == 4
+
+
+def test_report_shared_settings_are_computed_over_all_rows(tmp_path: Path) -> None:
+    from mtlreg.sweep._report import shared_value
+
+    frame = pd.DataFrame(
+        {
+            "n_aux": [0] * 8 + [3] * 16,
+            "aux_dist": ["none"] * 8 + ["bernoulli"] * 16,
+            "width": [8] * 24,
+            "lam": [1e-3] * 12 + [1e-2] * 12,
+        }
+    )
+    assert shared_value(frame, "aux_dist").startswith("bernoulli (the 16 runs with auxiliary")
+    assert shared_value(frame, "width") == "8"
+    assert shared_value(frame, "lam") == "varies: 0.001, 0.01"
+
+    spec = {**SMALL, "grid": {**SMALL["grid"], "aux_dist": ["bernoulli"]}}
+    run_sweep(spec, tmp_path, progress=False)
+    text = write_report(tmp_path).read_text()
+    assert "- `aux_dist`: bernoulli" in text
+    assert "- `aux_dist`: none" not in text

@@ -70,6 +70,29 @@ def summarise(frame: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
     return axes, table.reset_index()
 
 
+def shared_value(frame: pd.DataFrame, column: str) -> str:
+    """What every run has in ``column``, computed over all rows (not read from the first).
+
+    Auxiliary-label settings (``aux_*``) are normalised away for runs without auxiliary
+    tasks, so they are stated for the runs that have them, and the others are counted.
+    """
+    rows = frame
+    note = ""
+    if column.startswith("aux_") and "n_aux" in frame:
+        with_aux = frame[frame["n_aux"] > 0]
+        if len(with_aux) and len(with_aux) < len(frame):
+            rows = with_aux
+            note = (
+                f" (the {len(with_aux)} runs with auxiliary tasks; "
+                f"not applicable to the {len(frame) - len(with_aux)} without)"
+            )
+    values = rows[column].drop_duplicates().tolist()
+    if len(values) == 1:
+        return _fmt(values[0]) + note
+    shown = ", ".join(_fmt(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
+    return f"varies: {shown}{note}"
+
+
 def write_report(path: str | Path) -> Path:
     """Write ``DIR/report/report.md`` and its figures for the sweep folder ``DIR``.
 
@@ -97,7 +120,7 @@ def write_report(path: str | Path) -> Path:
     axes, table = summarise(frame)
     fixed = [c for c in frame.columns if c not in _NOT_AXES and c not in axes]
     lines += ["## Settings shared by every run", ""]
-    lines += [f"- `{c}`: {_fmt(frame[c].iloc[0])}" for c in fixed]
+    lines += [f"- `{c}`: {shared_value(frame, c)}" for c in fixed]
     lines += ["", "## Mean and standard deviation over seeds", ""]
     lines += [_markdown_table(table), ""]
     figures = _figures(frame, axes, out)
