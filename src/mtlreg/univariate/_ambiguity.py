@@ -28,14 +28,18 @@ from __future__ import annotations
 import itertools
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from mtlreg._validation import check_array, check_choice, check_int, check_number
-from mtlreg.univariate._connect_the_dots import check_univariate, connect_the_dots
+from mtlreg.univariate._connect_the_dots import (
+    check_univariate,
+    connect_the_dots,
+    power_of_two_scale,
+)
 
 BAND_METHODS: tuple[str, ...] = ("auto", "closed_form", "socp")
 
@@ -167,6 +171,29 @@ def ambiguity_band(
         )
     if method == "auto":
         method = "closed_form" if n_tasks == 1 else "socp"
+    # The band is scale-covariant: compute it on (x / a, Y / c), a and c powers of two
+    # (exact), and map back, so extreme-but-finite data neither overflows nor underflows.
+    a, c = power_of_two_scale(xs), power_of_two_scale(ys)
+    if a != 1.0 or c != 1.0:
+        band = ambiguity_band(
+            xs / a,
+            ys / c,
+            g / a,
+            task=task,
+            rtol=rtol,
+            method=method,
+            solver_options=solver_options,
+        )
+        with np.errstate(over="ignore"):
+            lower, upper, r_star = band.lower * c, band.upper * c, band.r_star * c / a
+        if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
+            raise ValueError(
+                "Parameter `grid`: the band at these grid points exceeds the float64 range "
+                "(grid far outside the data for labels this large)."
+            )
+        return replace(
+            band, grid=g, lower=lower, upper=upper, reference=band.reference * c, r_star=r_star
+        )
 
     f = connect_the_dots(xs, ys)
     r_star = f.norm()

@@ -79,7 +79,7 @@ class ConnectTheDots:
 
     def norm(self) -> float:
         """R* = sum_i ||D_i||_2, the VV norm of f_D (minimal over all interpolants)."""
-        return float(np.linalg.norm(self.slope_changes, axis=1).sum())
+        return float(row_norms(self.slope_changes).sum())
 
     def to_network(self, dtype: torch.dtype = torch.float64) -> ShallowReLUNet:
         """The equivalent balanced network with N-2 neurons and a skip connection.
@@ -144,8 +144,25 @@ def connect_the_dots(x: ArrayLike, Y: ArrayLike) -> ConnectTheDots:
     [0.5, -1.0]
     """
     xs, ys = check_univariate(x, Y)
-    s = np.diff(ys, axis=0) / np.diff(xs)[:, None]
-    return ConnectTheDots(x=xs, Y=ys, slopes=s, slope_changes=np.diff(s, axis=0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        s = np.diff(ys, axis=0) / np.diff(xs)[:, None]
+        d = np.diff(s, axis=0)
+    if not (np.all(np.isfinite(s)) and np.all(np.isfinite(d))):
+        raise ValueError(
+            "Parameter `Y` (with `x`): the slopes of the data exceed the float64 range "
+            "(labels too large for the spacing of the inputs); rescale x or Y."
+        )
+    return ConnectTheDots(x=xs, Y=ys, slopes=s, slope_changes=d)
+
+
+def row_norms(D: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Euclidean norm of each row without overflow or underflow (rows scaled first)."""
+    D = np.asarray(D, dtype=np.float64)
+    if D.size == 0:
+        return np.zeros(D.shape[0])
+    m = np.abs(D).max(axis=1)
+    safe = np.where(m > 0.0, m, 1.0)
+    return np.asarray(m * np.linalg.norm(D / safe[:, None], axis=1))
 
 
 def min_norm(x: ArrayLike, Y: ArrayLike) -> float:
@@ -155,3 +172,16 @@ def min_norm(x: ArrayLike, Y: ArrayLike) -> float:
     problem (Theorem 3.1: f_D attains it).
     """
     return connect_the_dots(x, Y).norm()
+
+
+def power_of_two_scale(values: NDArray[np.float64]) -> float:
+    """A power of two close to ``max |values|`` (1 for all zeros).
+
+    Dividing by it is exact in floating point, so a scale-covariant computation done
+    on the rescaled data and mapped back gives the same digits as on the original
+    (where that does not overflow) and stays finite where the original would not.
+    """
+    m = float(np.max(np.abs(values))) if values.size else 0.0
+    if m == 0.0 or not np.isfinite(m):
+        return 1.0
+    return float(np.ldexp(1.0, int(np.frexp(m)[1]) - 1))

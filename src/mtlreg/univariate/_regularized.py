@@ -41,6 +41,7 @@ from mtlreg.univariate._connect_the_dots import (
     check_univariate,
     connect_the_dots,
     hinge_network,
+    power_of_two_scale,
 )
 
 
@@ -162,6 +163,47 @@ def weight_decay_optimum(
     lam = check_number(lam, "lam", low=0.0)
     tol = check_number(tol, "tol", low=0.0)
     max_iter = check_int(max_iter, "max_iter", low=1)
+    # Solve in a well-scaled space (x / a, Y / c, lam / (a c), a and c powers of two)
+    # and map back: f(x) = c g(x / a), fit * c^2, penalty * c / a (docs/theory.md §3).
+    a, c = power_of_two_scale(xs), power_of_two_scale(ys)
+    if a == 1.0 and c == 1.0:
+        return _solve(xs, ys, lam, tol, max_iter)
+    lam_s = lam / a / c
+    if not np.isfinite(lam_s):
+        raise ValueError(
+            f"Parameter `lam` = {lam!r} is out of range for data of scale x ~ {a:.3g}, "
+            f"Y ~ {c:.3g} (lam / (x scale * Y scale) overflows)."
+        )
+    res = _solve(xs / a, ys / c, lam_s, tol, max_iter)
+    c2 = c * c
+    with np.errstate(over="ignore"):
+        objective, dual = res.objective * c2, res.dual_objective * c2
+        penalty = res.penalty * c / a
+    if not (np.isfinite(objective) and np.isfinite(penalty)):
+        raise ValueError(
+            f"Parameter `Y`: the objective at this label scale (~{c:.3g}) exceeds the "
+            "float64 range; rescale Y."
+        )
+    z = res.Z * c
+    return replace(
+        res,
+        x=xs,
+        Y=ys,
+        lam=lam,
+        Z=z,
+        interpolant=connect_the_dots(xs, z),
+        objective=objective,
+        fit=res.fit * c2,
+        penalty=penalty,
+        dual_objective=dual,
+        history=tuple(h * c2 for h in res.history),
+    )
+
+
+def _solve(
+    xs: NDArray[np.float64], ys: NDArray[np.float64], lam: float, tol: float, max_iter: int
+) -> WeightDecayOptimum:
+    """:func:`weight_decay_optimum` on validated, well-scaled data."""
     n, t = ys.shape
     if n <= 2 or lam == 0.0:
         return _finish(xs, ys, lam, ys.copy(), None, None, 0, ())

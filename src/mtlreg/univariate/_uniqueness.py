@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from mtlreg._validation import check_number
-from mtlreg.univariate._connect_the_dots import connect_the_dots
+from mtlreg.univariate._connect_the_dots import connect_the_dots, row_norms
 
 
 @dataclass(frozen=True)
@@ -70,14 +70,14 @@ def is_unique(x: ArrayLike, Y: ArrayLike, atol: float = 1e-9) -> UniquenessRepor
     atol = check_number(atol, "atol", low=0.0)
     f = connect_the_dots(x, Y)
     D = f.slope_changes
-    norms = np.linalg.norm(D, axis=1)
+    norms = row_norms(D)
     scale = float(norms.max()) if norms.size else 0.0
     nonzero = norms > atol * max(scale, 1e-300)
     n_pairs = max(len(D) - 1, 0)
     cos = np.full(n_pairs, np.nan)
     for j in range(n_pairs):
         if nonzero[j] and nonzero[j + 1]:
-            cos[j] = float(D[j] @ D[j + 1] / (norms[j] * norms[j + 1]))
+            cos[j] = float((D[j] / norms[j]) @ (D[j + 1] / norms[j + 1]))
     aligned = tuple(int(j) for j in np.flatnonzero(np.nan_to_num(cos, nan=-2.0) >= 1.0 - atol))
     finite = cos[np.isfinite(cos)]
     max_cos = float(finite.max()) if finite.size else -1.0
