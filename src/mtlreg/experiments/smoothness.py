@@ -35,13 +35,16 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import math
+import os
 import platform
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +58,17 @@ from mtlreg._validation import check_choice, check_int, check_number
 from mtlreg.experiments._frontier_report import CONVENTIONS, plot, summarize, with_frontier
 from mtlreg.metrics import gradient_norm
 from mtlreg.model import ShallowReLUNet
-from mtlreg.sweep import ResultStore, load_network, load_results
-from mtlreg.tasks import aux_tasks
-from mtlreg.training import objective_terms, train
+from mtlreg.sweep import (
+    ResultStore,
+    RunConfig,
+    build_problem,
+    expand,
+    load_network,
+    load_results,
+    parse_spec,
+    run_sweep,
+)
+from mtlreg.training import objective_terms
 
 NAME = "smoothness"
 HELP = "Poster Fig. 2: the fit-smoothness frontier of task 1 with random auxiliary tasks."
@@ -147,20 +158,38 @@ def make_data(
     return X, y, X_test, f(X_test), truth_grad
 
 
-def targets(cfg: SmoothnessConfig, point: Point) -> tuple[NDArray, NDArray]:
-    """Training inputs and labels (task 1 first, then the auxiliary tasks) of a point."""
-    X, y, *_ = make_data(cfg, point.d, cfg.n, point.seed)
-    if point.n_aux == 0:
-        return X, y[:, None]
-    aux_rng = np.random.default_rng([point.seed, point.d, cfg.n, point.n_aux, 99])
-    Y = aux_tasks(y, point.n_aux, dist="gaussian", scale=point.aux_scale, seed=aux_rng)
-    return X, Y
+def write_data(cfg: SmoothnessConfig, d: int, seed: int, folder: Path) -> Path:
+    """The training set (X, y) of one data set as a ``.npz`` file the sweep can name.
+
+    The bytes are a function of the data only (fixed zip timestamps), so the file's
+    hash, and with it every run id, is the same in every folder and on every machine.
+    """
+    X, y, *_ = make_data(cfg, d, cfg.n, seed)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+        for name, arr in (("X", X), ("y", y)):
+            member = io.BytesIO()
+            np.save(member, arr)
+            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)),
+                        member.getvalue())  # fmt: skip
+    data = buf.getvalue()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{cfg.target}-d{d}-n{cfg.n}-seed{seed}-noise{cfg.noise:g}.npz"
+    if not path.exists() or path.read_bytes() != data:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return path
 
 
 # ------------------------------------------------------------------------- the grid
 @dataclass(frozen=True)
 class Point:
-    """One network of the study (one row of the store)."""
+    """One network of the study: one row of the store, identified by ``run_id``.
+
+    Trained points are runs of a sweep (``run`` is their :class:`~mtlreg.sweep.RunConfig`);
+    certified single-task points (``method="convex"``) are solved here.
+    """
 
     series: str
     d: int
@@ -169,108 +198,127 @@ class Point:
     aux_scale: float
     convention: str
     lam: float
-    exact: bool = False  # single-task point solved by the exact convex program
+    method: str
+    run_id: str
+    run: RunConfig | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def method(self) -> str:
-        if self.series == "authors":
-            return "adam"
-        return "convex" if self.series == "single" and self.exact else "continuation"
 
-    def config(self, cfg: SmoothnessConfig) -> dict[str, Any]:
-        """The run's canonical configuration (everything that decides its result)."""
-        out: dict[str, Any] = {
-            "study": "smoothness",
-            "series": self.series,
-            "method": self.method,
-            "target": cfg.target,
-            "noise": cfg.noise,
-            "d": self.d,
-            "n": cfg.n,
-            "seed": self.seed,
-            "n_aux": self.n_aux,
-            "aux_scale": self.aux_scale,
-            "convention": self.convention,
-            "lam": self.lam,
-            "skip": True,
-            "n_test": cfg.n_test,
-        }
-        if self.method != "convex":
-            out["width"] = _width(cfg)
-        if self.method == "continuation":
-            out["max_steps"] = cfg.max_steps
-        if self.method == "adam":
-            out |= {"max_steps": cfg.authors_steps, "lr": cfg.authors_lr, "init": "torch"}
-        return out
+@dataclass(frozen=True)
+class Study:
+    """The points of the study and the sweep specs that train its networks."""
 
-    def run_id(self, cfg: SmoothnessConfig) -> str:
-        from mtlreg import __version__
-
-        text = json.dumps(self.config(cfg), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(f"{text}|mtlreg {__version__}".encode()).hexdigest()[:20]
+    points: list[Point]
+    specs: list[dict[str, Any]]
 
 
 def _width(cfg: SmoothnessConfig) -> int:
     return cfg.width if cfg.width is not None else max(64, 2 * cfg.n)
 
 
-def plan(cfg: SmoothnessConfig) -> list[Point]:
-    """Every point of the study in a fixed order: frontier, multi-task, authors."""
-    points: list[Point] = []
+def _convex_point(cfg: SmoothnessConfig, d: int, seed: int, lam: float) -> Point:
+    from mtlreg import __version__
+
+    config = {"study": "smoothness", "series": "single", "method": "convex",
+              "target": cfg.target, "noise": cfg.noise, "d": d, "n": cfg.n, "seed": seed,
+              "lam": lam, "skip": True, "n_test": cfg.n_test}  # fmt: skip
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    run_id = hashlib.sha256(f"{text}|mtlreg {__version__}".encode()).hexdigest()[:20]
+    return Point("single", d, seed, 0, 0.0, "sum", lam, "convex", run_id)
+
+
+def _spec(
+    cfg: SmoothnessConfig, name: str, files: list[Path], seed: int, *, convention: str,
+    adam: bool, n_aux: list[int], scales: list[float], lams: list[float],
+) -> dict[str, Any]:  # fmt: skip
+    training: dict[str, Any] = {
+        "method": "adam" if adam else "continuation",
+        "steps": cfg.authors_steps if adam else cfg.max_steps,
+        "task_reduction": convention,
+        "init": "torch" if adam else "data",
+    }
+    grid = {"dataset": [{"name": "file", "path": str(f)} for f in files], "n_aux": n_aux,
+            "aux_dist": ["gaussian"], "aux_scale": scales, "width": [_width(cfg)], "lam": lams,
+            "seed": [seed], "lr": [cfg.authors_lr if adam else None], "skip": [True]}  # fmt: skip
+    return {"name": f"{name}-seed{seed}", "grid": grid, "training": training,
+            "measure": {"test_points": 0}}  # fmt: skip
+
+
+def plan(cfg: SmoothnessConfig, out: str | Path) -> Study:
+    """Every point of the study (data sets written to ``out/data``), in a fixed order.
+
+    Per data seed: certified single-task points (d = 2), then one sweep spec per series
+    and convention over every d: the single-task lam path (d > 2), the multi-task points
+    (``sum`` and ``mean``) and the authors' recipe.
+    """
     lams = sorted(set(cfg.lams) | {cfg.lam})
-    aux = [k for k in cfg.n_aux if k > 0]
-    for d in cfg.dims:
-        for seed in cfg.seeds:
-            exact = cfg.certify and d == 2
-            points += [Point("single", d, seed, 0, 0.0, "sum", lam, exact) for lam in lams]
-            for conv in cfg.conventions:
-                for scale in cfg.scales:
-                    points += [Point("multi", d, seed, k, scale, conv, cfg.lam) for k in aux]
-            if cfg.authors:
-                for k in [0, *aux]:
-                    scale = cfg.authors_scale if k else 0.0
-                    points.append(Point("authors", d, seed, k, scale, "mean", cfg.lam))
-    return points
+    aux = sorted({k for k in cfg.n_aux if k > 0})
+    points: list[Point] = []
+    specs: list[dict[str, Any]] = []
+    for seed in cfg.seeds:
+        files = {d: write_data(cfg, d, seed, Path(out) / "data") for d in cfg.dims}
+        exact = [d for d in cfg.dims if cfg.certify and d == 2]
+        points += [_convex_point(cfg, d, seed, lam) for d in exact for lam in lams]
+        trained = [d for d in cfg.dims if d not in exact]
+        groups: list[tuple[str, list[int], dict[str, Any]]] = []
+        one: dict[str, Any] = {"lams": [cfg.lam]}
+        opts: dict[str, Any]
+        if trained:
+            opts = {"convention": "sum", "adam": False, "n_aux": [0], "scales": [0.0]}
+            groups.append(("single", trained, {**opts, "lams": lams}))
+        for conv in cfg.conventions if aux else ():
+            opts = {"convention": conv, "adam": False, "n_aux": aux, "scales": list(cfg.scales)}
+            groups.append(("multi", list(cfg.dims), {**opts, **one}))
+        if cfg.authors:
+            opts = {"convention": "mean", "adam": True, "n_aux": [0, *aux]}
+            groups.append(
+                ("authors", list(cfg.dims), {**opts, "scales": [cfg.authors_scale], **one})
+            )
+        for series, dims, opts in groups:
+            name = f"smoothness-{series}-{opts['convention']}"
+            spec = _spec(cfg, name, [files[d] for d in dims], seed, **opts)
+            specs.append(spec)
+            dim_of = {files[d].resolve(): d for d in dims}
+            for rc in expand(parse_spec(spec)):
+                d = dim_of[Path(rc.dataset.path).resolve()]  # type: ignore[union-attr]
+                points.append(Point(series, d, seed, rc.n_aux, rc.aux_scale, rc.task_reduction,
+                                    rc.lam, rc.method, rc.run_id(), rc))  # fmt: skip
+    order = {s: i for i, s in enumerate(SERIES)}
+    points.sort(key=lambda p: (p.d, p.seed, order[p.series], p.convention, p.aux_scale,
+                               p.n_aux, p.lam))  # fmt: skip
+    return Study(points, specs)
+
+
+def targets(cfg: SmoothnessConfig, point: Point) -> tuple[NDArray, NDArray]:
+    """Training inputs and labels (task 1 first, then the auxiliary tasks) of a point."""
+    if point.run is not None:
+        return build_problem(point.run)
+    X, y, *_ = make_data(cfg, point.d, cfg.n, point.seed)
+    return X, y[:, None]
 
 
 # ------------------------------------------------------------------------ computing
-def compute(cfg: SmoothnessConfig, point: Point) -> tuple[ShallowReLUNet, dict[str, Any]]:
-    """Solve or train one point; return its network and its stored measures."""
+def solve_exact(cfg: SmoothnessConfig, point: Point) -> tuple[ShallowReLUNet, dict[str, Any]]:
+    """The certified single-task optimum of a ``convex`` point and its stored measures."""
     from mtlreg import convex
 
     X, Y = targets(cfg, point)
-    if point.method == "convex":
-        sol = convex.solve(X, Y[:, 0], point.lam, skip=True)
-        net = sol.to_network()
-        certified = sol.relative_gap <= CERTIFIED_GAP
-        values = {"objective": sol.objective, "fit": sol.fit, "penalty": sol.penalty}
-        status, steps = ("certified" if certified else "not certified"), 0
-    else:
-        options: dict[str, Any] = {"method": point.method, "max_steps": cfg.max_steps}
-        if point.method == "adam":
-            options = {"method": "adam", "max_steps": cfg.authors_steps,
-                       "lr": cfg.authors_lr, "init": "torch"}  # fmt: skip
-        res = train(
-            X, Y, width=_width(cfg), lam=point.lam, seed=point.seed,
-            task_reduction=point.convention, progress=False, **options,
-        )  # fmt: skip
-        net = res.net
-        values = {"objective": res.objective, "fit": res.fit, "penalty": res.penalty}
-        status, steps = "trained", res.steps
-    _, _, X_test, _, _ = make_data(cfg, point.d, cfg.n, point.seed)
-    grad = gradient_norm(net, X_test)
+    sol = convex.solve(X, Y[:, 0], point.lam, skip=True)
+    net = sol.to_network()
+    certified = sol.relative_gap <= CERTIFIED_GAP
     with torch.no_grad():
         vv = float(net.vv_norm())
         active = int(net.active().sum())
     return net, {
-        "status": status,
-        **values,
+        "status": "certified" if certified else "not certified",
+        "objective": sol.objective,
+        "fit": sol.fit,
+        "penalty": sol.penalty,
         "vv_norm": vv,
         "active": active,
-        "steps": steps,
+        "steps": 0,
         "task1_mse": float(np.mean((net.predict(X)[:, 0] - Y[:, 0]) ** 2)),
-        "grad_mean": grad.mean,
-        "grad_max": grad.max,
+        "grad_mean": math.nan,
+        "grad_max": math.nan,
         "error": None,
     }
 
@@ -283,23 +331,35 @@ def _network_bytes(net: ShallowReLUNet, scratch: Path) -> bytes:
         return path.read_bytes()
 
 
-def execute(cfg: SmoothnessConfig, out: Path, points: list[Point]) -> int:
-    """Compute every point not yet in ``out``'s store, committing each one; return the count."""
+def execute(
+    cfg: SmoothnessConfig,
+    out: Path,
+    study: Study,
+    *,
+    scheduler: str | None = None,
+    local_cluster: int | None = None,
+) -> int:
+    """Compute every point not yet in ``out``'s store; return how many were computed.
+
+    Certified points are solved and committed one by one; the trained points run as
+    sweeps (:func:`mtlreg.sweep.run_sweep`, locally or on Dask) into the same store.
+    """
     from mtlreg import __version__
 
     computed = 0
     with ResultStore(out) as store:
         done = store.run_ids()
-        for point in points:
-            run_id = point.run_id(cfg)
-            if run_id in done:
+        for point in study.points:
+            if point.method != "convex" or point.run_id in done:
                 continue
             t0 = time.perf_counter()
-            net, values = compute(cfg, point)
+            net, values = solve_exact(cfg, point)
+            config = {"study": "smoothness", "series": "single", "method": "convex",
+                      "d": point.d, "seed": point.seed, "lam": point.lam}  # fmt: skip
             row = {
-                "run_id": run_id,
+                "run_id": point.run_id,
                 "version": __version__,
-                "config": json.dumps(point.config(cfg), sort_keys=True, separators=(",", ":")),
+                "config": json.dumps(config, sort_keys=True, separators=(",", ":")),
                 **values,
                 "seconds": time.perf_counter() - t0,
                 "host": platform.node(),
@@ -307,7 +367,11 @@ def execute(cfg: SmoothnessConfig, out: Path, points: list[Point]) -> int:
                 "network": _network_bytes(net, out),
             }
             computed += store.add([row])
-            done.add(run_id)
+    for spec in study.specs:
+        summary = run_sweep(
+            spec, out, scheduler=scheduler, local_cluster=local_cluster, progress=False
+        )
+        computed += summary.computed
     return computed
 
 
@@ -330,7 +394,13 @@ def stationarity(net: ShallowReLUNet, X: NDArray, Y: NDArray, lam: float, conven
 
 
 def measure(cfg: SmoothnessConfig, out: Path, points: list[Point]) -> Any:
-    """The tidy table: one row per point, with test error, certificates and distances."""
+    """The tidy table: one row per point, with test error, certificates and distances.
+
+    Everything is measured here from the stored network, on the study's own test set
+    (uniform in [-1, 1]^d): train and test error of task 1, its input-gradient norms,
+    the certificate of each convex point (re-solved) and each trained network's
+    stationarity.
+    """
     import pandas as pd
 
     from mtlreg import convex
@@ -338,12 +408,15 @@ def measure(cfg: SmoothnessConfig, out: Path, points: list[Point]) -> Any:
     stored = load_results(out).set_index("run_id")
     rows = []
     for point in points:
-        run_id = point.run_id(cfg)
+        run_id = point.run_id
         rec = stored.loc[run_id]
+        if rec["status"] not in ("ok", "certified", "not certified"):
+            raise RuntimeError(f"Run {run_id} of {point} did not finish: {rec.get('error')}.")
         net = load_network(out, run_id)
         X, Y = targets(cfg, point)
         _, _, X_test, y_test, truth_grad = make_data(cfg, point.d, cfg.n, point.seed)
         T = Y.shape[1]
+        grad = gradient_norm(net, X_test)
         rel = math.nan
         stat = math.nan
         if point.method == "convex":
@@ -363,10 +436,10 @@ def measure(cfg: SmoothnessConfig, out: Path, points: list[Point]) -> Any:
             "convention": point.convention,
             "lam": point.lam,
             "lam_sum_equivalent": point.lam * (T if point.convention == "mean" else 1),
-            "train_mse": float(rec["task1_mse"]),
+            "train_mse": float(np.mean((net.predict(X)[:, 0] - Y[:, 0]) ** 2)),
             "test_mse": float(np.mean((net.predict(X_test)[:, 0] - y_test) ** 2)),
-            "avg_grad_norm": float(rec["grad_mean"]),
-            "max_grad_norm": float(rec["grad_max"]),
+            "avg_grad_norm": grad.mean,
+            "max_grad_norm": grad.max,
             "truth_avg_grad_norm": truth_grad,
             "objective": float(rec["objective"]),
             "fit": float(rec["fit"]),
@@ -397,6 +470,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=int, help="hidden width (default max(64, 2N))")
     parser.add_argument("--max-steps", type=int, help="steps of the gradient recipe")
     parser.add_argument("--authors-steps", type=int, help="Adam steps of the authors' recipe")
+    parser.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:PORT)")
+    parser.add_argument("--local-cluster", type=int, help="start a local Dask cluster of N workers")
     parser.add_argument(
         "--no-authors", dest="authors", action="store_const", const=False,
         help="skip the authors' recipe series",
@@ -423,14 +498,25 @@ def _config(quick: bool, options: dict[str, Any]) -> SmoothnessConfig:
     return cfg
 
 
-def run(out: str | Path, *, quick: bool = False, **options: Any) -> dict:
-    """Compute every missing point into ``OUT/results.sqlite``; write CSV, figure, metrics."""
+def run(
+    out: str | Path,
+    *,
+    quick: bool = False,
+    scheduler: str | None = None,
+    local_cluster: int | None = None,
+    **options: Any,
+) -> dict:
+    """Compute every missing point into ``OUT/results.sqlite``; write CSV, figure, metrics.
+
+    ``scheduler`` / ``local_cluster``: run the sweeps on a Dask cluster (see
+    :func:`mtlreg.sweep.run_sweep`); they do not change any result.
+    """
     cfg = _config(quick, options)
     path = prepare_out(out)
     t0 = time.perf_counter()
-    points = plan(cfg)
-    computed = execute(cfg, path, points)
-    df = measure(cfg, path, points)
+    study = plan(cfg, path)
+    computed = execute(cfg, path, study, scheduler=scheduler, local_cluster=local_cluster)
+    df = measure(cfg, path, study.points)
     atomic_write_text(path / "smoothness_frontier.csv", df[list(COLUMNS)].to_csv(index=False))
     metrics = {"config": asdict(cfg), **summarize(df, cfg.lam)}
     metrics["computed"] = computed
