@@ -1,27 +1,38 @@
-"""Group lasso over ReLU atoms: mtlreg.convex.group_lasso against its peers.
+"""Group lasso over ReLU atoms: mtlreg.convex.group_lasso against celer, skglm and sklearn.
 
-Same features, same objective ``1/(2N)||Y - Phi V||^2 + lam sum_k ||V_k||`` (sklearn's
-``MultiTaskLasso`` scaling, so every library's ``alpha`` is our ``lam``; no
-intercept; Y centred). Each solver is run with a ladder of its own tolerances until
-its objective is within ``--accuracy`` (default 1e-6) relative of a certified
-reference (mtlreg at duality gap 1e-10, cross-checked with the best objective any
-solver reached); the reported time is that of the first run that got there. Every
-peer first solves a tiny problem in this process (imports, skglm's numba compilation);
-the timed runs are then forked from it, so they time solving only, and are killed
-after ``--timeout`` seconds.
+Every solver minimises the same problem: the package objective
+``(1/N)||Y - Phi V||_F^2 + lam sum_k ||V_k||`` of ``mtlreg.convex.group_lasso``, which
+is ``MultiTaskLasso`` (celer, skglm, scikit-learn) at ``alpha = lam / 2``; no
+intercept. Problems (one grid cell each): inputs uniform on [-1, 1]^d, a bumps target
+plus 10 Gaussian noise tasks (T = 11), P = 2000 random unit-norm ReLU atoms
+(``relu_dictionary``), features and targets projected off the affine span of the inputs
+(the unpenalised affine part of the network), ``lam = frac * lam_max``.
 
-    python benchmarks/bench_convex.py --quick           # N=200, P=2000
-    python benchmarks/bench_convex.py --sizes 1000x2000 10000x2000 --solvers mtlreg celer
+Time to a relative accuracy ``--accuracy`` (default 1e-6): mtlreg stops on its own
+certified duality gap (``tol = accuracy``); each peer climbs a ladder of its own
+tolerances until its objective is within ``accuracy`` of a certified reference (mtlreg
+at relative gap 1e-9; the best objective any solver reached is used if lower) and the
+time of the first run that got there is reported. Where a solver does not get there
+within ``--timeout`` seconds, the relative error of its last finished run is reported.
+Every peer first solves a tiny problem in this process (imports, numba compilation);
+the timed runs are forked from it, so they time solving only. The solvers are timed in
+the same run, interleaved (mtlreg, celer, skglm, sklearn, then again), ``--repeats``
+times for cells whose runs take less than ``--repeat-below`` seconds, and the median
+is reported with the ratio to celer's time (below 1: faster than celer).
 
-Optional peers: ``celer`` (``celer.homotopy.mtl_path``; its estimator class fails
-with recent scikit-learn), ``skglm``, scikit-learn, cvxpy+Clarabel (small N only).
+    BENCH_THREADS=1 python benchmarks/bench_convex.py --quick
+    BENCH_THREADS=1 python benchmarks/bench_convex.py --out results/bench_convex.jsonl
+    python benchmarks/bench_convex.py --dims 10 --sizes 1000 --fracs 0.1 --solvers mtlreg celer
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
+import platform
+import statistics
 import sys
 import time
 import warnings
@@ -36,66 +47,74 @@ import torch  # noqa: E402
 
 from mtlreg.convex import group_lasso, lam_max, relu_dictionary, relu_features  # noqa: E402
 
-SOLVERS = ("mtlreg", "celer", "skglm", "sklearn", "cvxpy")
+SOLVERS = ("mtlreg", "celer", "skglm", "sklearn")
 LADDERS: dict[str, tuple[float, ...]] = {
-    "mtlreg": (1e-6,),
+    "mtlreg": (1e-6,),  # replaced by --accuracy: mtlreg's tol is its certified gap
     "celer": (1e-4, 1e-6, 1e-8, 1e-10),
     "skglm": (1e-4, 1e-6, 1e-8, 1e-10),
-    "sklearn": (1e-6, 1e-8, 1e-10, 1e-12),
-    "cvxpy": (0.0,),
+    "sklearn": (1e-4, 1e-6, 1e-8, 1e-10, 1e-12),
 }
+# the default grid: (d, N, lam / lam_max)
+GRID: tuple[tuple[int, int, float], ...] = tuple(
+    (d, n, f) for d in (2, 10) for n in (100, 1000, 10000) for f in (0.1, 0.01, 0.001)
+)
+QUICK: tuple[tuple[int, int, float], ...] = ((10, 100, 0.1), (10, 1000, 0.1), (2, 1000, 0.01))
 _DATA: dict[str, Any] = {}
 
 
-def make_problem(n: int, p: int, t: int = 21, d: int = 5, seed: int = 0):
-    """ReLU features of Gaussian inputs; task 1 a smooth target, 20 Bernoulli(1/2) tasks."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, d))
-    y1 = np.sin(2 * x[:, 0]) + np.abs(x[:, 1])
-    y = np.column_stack([y1, (rng.random((n, t - 1)) < 0.5).astype(float)])
-    y = y - y.mean(axis=0)
-    w, b = relu_dictionary(x, p, seed=seed)
-    return np.asfortranarray(relu_features(x, w, b)), np.asfortranarray(y)
+def make_problem(
+    n: int, d: int, p: int = 2000, n_noise: int = 10, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """ReLU features and targets (bumps + ``n_noise`` Gaussian tasks), both projected
+    off the affine span of the inputs."""
+    rng = np.random.default_rng([seed, d, n])
+    x = rng.uniform(-1.0, 1.0, (n, d))
+    centres = rng.uniform(-1.0, 1.0, (4, d))
+    heights = rng.choice([-1.0, 1.0], 4) * rng.uniform(0.5, 1.5, 4)
+    bumps = np.exp(-((x[:, None, :] - centres[None]) ** 2).sum(-1) / 0.5) @ heights
+    y = np.column_stack([bumps, rng.standard_normal((n, n_noise))])
+    w, b = relu_dictionary(x, p, seed=rng)
+    phi = relu_features(x, w, b)
+    q, _ = np.linalg.qr(np.column_stack([np.ones(n), x]))
+    phi -= q @ (q.T @ phi)
+    y -= q @ (q.T @ y)
+    return np.asfortranarray(phi), np.asfortranarray(y)
 
 
 def objective(phi: np.ndarray, y: np.ndarray, v: np.ndarray, lam: float) -> float:
+    """The package objective (1/N)||Y - Phi V||^2 + lam sum_k ||V_k||."""
     r = y - phi @ v
-    return float(0.5 * (r * r).sum() / phi.shape[0] + lam * np.linalg.norm(v, axis=1).sum())
+    return float((r * r).sum() / phi.shape[0] + lam * np.linalg.norm(v, axis=1).sum())
 
 
 def fit(name: str, tol: float) -> np.ndarray:
-    """Return V (P, T) from one solver run on the problem in _DATA."""
+    """V (P, T) from one run of solver ``name`` on the problem in _DATA."""
     phi, y, lam = _DATA["phi"], _DATA["y"], _DATA["lam"]
     warnings.filterwarnings("ignore")
     if name == "mtlreg":
         torch.set_num_threads(int(THREADS))
-        return group_lasso(phi, y, lam, tol=tol).V
+        return group_lasso(phi, y, lam, tol=tol, max_iter=10**6).V
     if name == "celer":
         from celer.homotopy import mtl_path
 
-        _, coefs, _ = mtl_path(phi, y, alphas=[lam], tol=tol, max_epochs=200_000)
+        _, coefs, _ = mtl_path(phi, y, alphas=[lam / 2], tol=tol, max_epochs=10**6)
         return coefs[:, :, 0].T
     if name == "skglm":
         from skglm import MultiTaskLasso as SkglmMTL
 
-        est = SkglmMTL(alpha=lam, fit_intercept=False, tol=tol, max_iter=1000)
+        est = SkglmMTL(alpha=lam / 2, fit_intercept=False, tol=tol, max_iter=10**4)
         return est.fit(phi, y).coef_.T
     if name == "sklearn":
         from sklearn.linear_model import MultiTaskLasso
 
-        est = MultiTaskLasso(alpha=lam, fit_intercept=False, tol=tol, max_iter=100_000)
+        est = MultiTaskLasso(alpha=lam / 2, fit_intercept=False, tol=tol, max_iter=10**6)
         return est.fit(phi, y).coef_.T
-    if name == "cvxpy":
-        return group_lasso(phi, y, lam, solver="cvxpy").V
     raise ValueError(name)
 
 
 def warm_up(solvers: list[str]) -> None:
-    """Import every peer and compile skglm's numba kernels once in this process.
-
-    The timed runs are forked from here, so they inherit the imports and compiled
-    code and measure solving only (not import or JIT time).
-    """
+    """Import every peer and compile numba kernels once in this process (the timed
+    runs are forked from here and time solving only)."""
     rng = np.random.default_rng(0)
     phi, y = rng.random((30, 20)), rng.standard_normal((30, 3))
     _DATA.update(phi=phi, y=y, lam=0.1 * lam_max(phi, y))
@@ -106,10 +125,14 @@ def warm_up(solvers: list[str]) -> None:
 def _child(name: str, tol: float, queue: Any) -> None:
     t0 = time.perf_counter()
     v = fit(name, tol)
-    queue.put((time.perf_counter() - t0, objective(_DATA["phi"], _DATA["y"], v, _DATA["lam"])))
+    sec = time.perf_counter() - t0
+    obj = objective(_DATA["phi"], _DATA["y"], v, _DATA["lam"])
+    queue.put((sec, obj, int((np.linalg.norm(v, axis=1) > 0).sum())))
 
 
-def timed(name: str, tol: float, timeout: float) -> tuple[float, float] | None:
+def timed(name: str, tol: float, timeout: float) -> tuple[float, float, int] | None:
+    """(seconds, objective, support size) of one forked run, or None if killed after
+    ``timeout``."""
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(name, tol, queue))
@@ -122,94 +145,114 @@ def timed(name: str, tol: float, timeout: float) -> tuple[float, float] | None:
     return queue.get() if not queue.empty() else None
 
 
-def bench_size(n: int, p: int, solvers: list[str], args: argparse.Namespace) -> list[dict]:
-    phi, y = make_problem(n, p)
-    lam = args.lam_frac * lam_max(phi, y)
+def bench_cell(d: int, n: int, frac: float, solvers: list[str], args: argparse.Namespace) -> dict:
+    phi, y = make_problem(n, d)
+    lam = frac * lam_max(phi, y)
     _DATA.update(phi=phi, y=y, lam=lam)
-    ref = group_lasso(phi, y, lam, tol=1e-10)
-    ref_obj = ref.objective
-    print(
-        f"\n== N={n} P={p} T={y.shape[1]} lam={lam:.4g} ({args.lam_frac} lam_max); "
-        f"reference objective {ref_obj:.12g}, certified rel. gap {ref.relative_gap:.1e}, "
-        f"support {len(ref.support)}",
-        flush=True,
-    )
-    rows = []
+    ref = timed("mtlreg", 1e-9, args.ref_timeout)
+    ref_obj = ref[1] if ref else np.inf
+    ladders = dict(LADDERS, mtlreg=(args.accuracy,))
+    # first pass: each solver climbs its ladder; later passes rerun the rung that got there
+    rung: dict[str, float | None] = {}
+    times: dict[str, list[float]] = {s: [] for s in solvers}
+    best_rel: dict[str, float] = {}
     for name in solvers:
-        if name == "cvxpy" and n > args.cvxpy_max_n:
-            rows.append({"N": n, "P": p, "solver": name, "seconds": None, "note": "skipped"})
-            continue
-        result, used_tol, spent = None, None, 0.0
-        for tol in LADDERS[name]:
+        spent = 0.0
+        rung[name] = None
+        for tol in ladders[name]:
             out = timed(name, tol, max(args.timeout - spent, 1.0))
             if out is None:
-                result = None
                 break
             spent += out[0]
+            ref_obj = min(ref_obj, out[1])
             rel = (out[1] - ref_obj) / abs(ref_obj)
-            result, used_tol = (out[0], out[1], rel), tol
+            best_rel[name] = min(best_rel.get(name, np.inf), rel)
             if rel <= args.accuracy:
+                rung[name] = tol
+                times[name].append(out[0])
                 break
-        if result is None:
-            rows.append(
-                {"N": n, "P": p, "solver": name, "seconds": None, "note": f"> {args.timeout:.0f} s"}
-            )
-            print(f"  {name:8s}  > {args.timeout:.0f} s (killed)", flush=True)
-            continue
-        sec, obj, rel = result
-        ok = rel <= args.accuracy
-        note = f"tol={used_tol:g}" + ("" if ok else f", reached only {rel:.1e}")
-        rows.append(
-            {
-                "N": n,
-                "P": p,
-                "solver": name,
-                "seconds": sec if ok else None,
-                "rel_error": rel,
-                "note": note,
-            }
+    slowest = max((t[0] for t in times.values() if t), default=0.0)
+    repeats = args.repeats if slowest < args.repeat_below else 1
+    for _ in range(repeats - 1):
+        for name in solvers:  # interleaved: every solver once per pass
+            tol = rung[name]
+            if tol is not None:
+                out = timed(name, tol, args.timeout)
+                if out is not None:
+                    times[name].append(out[0])
+    support = ref[2] if ref is not None else -1
+    row: dict[str, Any] = {
+        "d": d,
+        "N": n,
+        "P": phi.shape[1],
+        "T": y.shape[1],
+        "lam_frac": frac,
+        "support": support,
+        "repeats": repeats,
+        "reference": ref_obj,
+    }
+    for name in solvers:
+        med = statistics.median(times[name]) if times[name] else None
+        row[name] = med
+        row[f"{name}_tol"] = rung[name]
+        row[f"{name}_rel_error"] = best_rel.get(name) if med is None else None
+    return row
+
+
+def fmt_cell(row: dict, name: str) -> str:
+    sec = row.get(name)
+    if sec is None:
+        rel = row.get(f"{name}_rel_error")
+        return "> timeout" + (
+            f" (rel. err. {rel:.1e})" if rel is not None else " (no run finished)"
         )
-        print(f"  {name:8s} {sec:9.2f} s  rel.err {rel:9.2e}  ({note})", flush=True)
-        ref_obj = min(ref_obj, obj)  # a peer finding a lower value would tighten the reference
-    base = next((r["seconds"] for r in rows if r["solver"] == "mtlreg"), None)
-    for r in rows:
-        if base and r.get("seconds"):
-            r["ratio_vs_mtlreg"] = r["seconds"] / base
-    print(
-        "  ratios (time / mtlreg): "
-        + ", ".join(
-            f"{r['solver']} {r['ratio_vs_mtlreg']:.2f}" for r in rows if "ratio_vs_mtlreg" in r
-        ),
-        flush=True,
-    )
-    return rows
+    base = row.get("celer")
+    return f"{sec:.2f} s" + (f" ({sec / base:.2f}x celer)" if base and name != "celer" else "")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--sizes",
-        nargs="*",
-        default=None,
-        help="NxP pairs (default: 200x2000 1000x2000 10000x2000 200x10000 1000x10000 10000x10000)",
-    )
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--dims", nargs="*", type=int, default=None)
+    parser.add_argument("--sizes", nargs="*", type=int, default=None, help="values of N")
+    parser.add_argument("--fracs", nargs="*", type=float, default=None, help="lam / lam_max")
     parser.add_argument("--solvers", nargs="*", default=list(SOLVERS), choices=SOLVERS)
-    parser.add_argument("--quick", action="store_true", help="only N=200, P=2000")
-    parser.add_argument("--lam-frac", type=float, default=0.1, help="lam / lam_max")
+    parser.add_argument("--quick", action="store_true", help=f"only the cells {QUICK}")
     parser.add_argument("--accuracy", type=float, default=1e-6)
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per solver/size")
-    parser.add_argument("--cvxpy-max-n", type=int, default=200)
+    parser.add_argument("--timeout", type=float, default=150.0, help="seconds per solver/cell")
+    parser.add_argument("--ref-timeout", type=float, default=600.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeat-below", type=float, default=10.0)
+    parser.add_argument("--out", default=None, help="append one JSON line per cell")
     args = parser.parse_args(argv)
     if args.quick:
-        sizes = [(200, 2000)]
-    elif args.sizes:
-        sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
+        cells = list(QUICK)
     else:
-        sizes = [(n, p) for p in (2000, 10000) for n in (200, 1000, 10000)]
-    print(f"threads={THREADS}, torch {torch.__version__}, numpy {np.__version__}", flush=True)
+        cells = [
+            c
+            for c in GRID
+            if (args.dims is None or c[0] in args.dims)
+            and (args.sizes is None or c[1] in args.sizes)
+            and (args.fracs is None or c[2] in args.fracs)
+        ]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"threads={THREADS}, cores={os.cpu_count()}, load={load:.1f}, {platform.processor()}, "
+        f"numpy {np.__version__}, torch {torch.__version__}; accuracy {args.accuracy:g}, "
+        f"timeout {args.timeout:g} s, medians of up to {args.repeats} interleaved runs",
+        flush=True,
+    )
     warm_up(args.solvers)
-    for n, p in sizes:
-        bench_size(n, p, args.solvers, args)
+    for d, n, frac in cells:
+        row = bench_cell(d, n, frac, args.solvers, args)
+        row["load"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(
+            f"d={d:2d} N={n:5d} lam={frac:g} lam_max support={row['support']:4d} "
+            f"(x{row['repeats']}): " + "; ".join(f"{s} {fmt_cell(row, s)}" for s in args.solvers),
+            flush=True,
+        )
+        if args.out:
+            with open(args.out, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
     return 0
 
 

@@ -1,24 +1,35 @@
 """Multi-output group lasso over a dictionary of ReLU atoms (docs/theory.md §4).
 
-    min_V  1/(2N) ||Y - Phi V||_F^2 + lam * sum_k ||V_k||_2        (V_k = row k)
+``group_lasso`` minimises the package objective
+``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` with ``f = Phi V`` and
+``penalty = sum_k ||V_k||_2`` (``V_k`` = row k of V)::
 
-This is scikit-learn's ``MultiTaskLasso`` scaling (``alpha = lam``). With unit-norm
-atoms ``phi_k(x) = relu(w_k . x + b_k)`` the network read back from ``V`` has
-``VV = sum_k ||V_k||``, so ``2 * objective`` is the network objective
-``(1/N)||Y - f||^2 + (2 lam) VV`` of this package's convention: solve with
-``lam = lam_network / 2`` to match :func:`mtlreg.train`.
+    min_V  (1/N) ||Y - Phi V||_F^2 + lam * sum_k ||V_k||_2
 
-Solver: working sets (the atoms most violating the dual constraints, grown
-geometrically) solved by accelerated proximal gradient with adaptive restarts on the
-working set's Gram matrix, in torch (CPU or GPU). Each outer step checks the duality
-gap of the full problem at an Anderson-extrapolated dual point; the returned ``gap``
-is that certificate.
+With unit-norm atoms ``phi_k(x) = relu(w_k . x + b_k)`` the balanced network read back
+from ``V`` has weight decay ``VV = sum_k ||V_k||``, so the objective is the network
+objective of :func:`mtlreg.train` at the same ``lam``. scikit-learn's
+``MultiTaskLasso`` (and celer, skglm) minimise ``1/(2N)||Y - Phi V||^2 + alpha sum_k
+||V_k||``: the same problem at ``alpha = lam / 2``.
+
+Solver (CPU): the data are rescaled by powers of two (exact in floating point), then
+working sets (the atoms closest to violating the dual constraints, at least twice the
+support, grown when they repeat) are solved by block coordinate descent on the working
+set's Gram matrix (compiled with numba when it is installed), Anderson extrapolation
+of the iterates, and Newton steps on a stable support (where the objective is
+smooth). Gram columns are computed once and cached across working sets. Every outer
+step checks the duality gap of the full problem at the best of the current and
+extrapolated dual points; the returned ``lower_bound`` and ``gap`` are that
+certificate, computed on the full problem. On a GPU the working sets are solved by
+Anderson-accelerated proximal gradient in torch.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,58 +37,102 @@ import numpy as np
 import scipy.linalg
 import torch
 from numpy.typing import ArrayLike, NDArray
+from sklearn.exceptions import ConvergenceWarning
 from torch import Tensor
 
+from mtlreg._result import relative_gap as _relative_gap
 from mtlreg._validation import check_array, check_choice, check_int, check_number
 from mtlreg.model import ShallowReLUNet
 
 SOLVERS: tuple[str, ...] = ("auto", "cvxpy")
+_ANDERSON = 5  # epochs between Anderson extrapolations
+_NEWTON_MAX = 60_000  # largest support size * T for Newton polishing
+_NEWTON_GAP = 1e-2  # Newton is tried below this relative gap of the subproblem
+_INNER = 0.3  # working-set subproblems are solved to this fraction of the outer gap
 
 
 @dataclass(frozen=True)
 class GroupLassoResult:
-    """Solution of :func:`group_lasso`.
+    """Solution of :func:`group_lasso` (the package result protocol).
 
-    ``objective = fit + lam * penalty`` with ``fit = 1/(2N)||Y - Phi V||^2`` and
-    ``penalty = sum_k ||V_k||``; ``dual_objective`` is the value of a feasible dual
-    point, so ``gap = objective - dual_objective >= 0`` bounds the suboptimality.
+    ``objective = fit + lam * penalty`` with ``fit = (1/N)||Y - Phi V||_F^2`` and
+    ``penalty = sum_k ||V_k||``; ``lower_bound`` is the value of a feasible dual point
+    of the full problem, so ``gap = objective - lower_bound`` bounds the
+    suboptimality (never clipped: rounding can make it slightly negative).
     """
 
     V: NDArray[np.float64] = field(repr=False)
     objective: float
     fit: float
     penalty: float
-    dual_objective: float
+    lower_bound: float
     lam: float
     n_iter: int
     converged: bool
     seconds: float
+    weights: NDArray[np.float64] | None = field(default=None, repr=False)
+    biases: NDArray[np.float64] | None = field(default=None, repr=False)
     info: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def gap(self) -> float:
-        """Duality gap (certified bound on ``objective - optimum``)."""
-        return self.objective - self.dual_objective
+        """Duality gap ``objective - lower_bound`` (certified bound on the suboptimality)."""
+        return self.objective - self.lower_bound
 
     @property
     def relative_gap(self) -> float:
-        """``gap / objective``."""
-        return self.gap / max(abs(self.objective), 1e-300)
+        """``gap / |objective|``."""
+        return _relative_gap(self.gap, self.objective)
+
+    @property
+    def dual_objective(self) -> float:
+        """Alias of ``lower_bound`` (the dual value of the certificate)."""
+        return self.lower_bound
 
     @property
     def support(self) -> NDArray[np.intp]:
         """Indices of the atoms with nonzero rows."""
         return np.flatnonzero(np.linalg.norm(self.V, axis=1) > 0)
 
+    def predict(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Predictions ``relu_features(X, weights, biases) @ V`` (N, T).
+
+        With the dictionary given to :func:`group_lasso` (``dictionary=``), ``X`` are
+        inputs (N, d); without it, ``X`` are features (N, P) and the result is ``X @ V``.
+        """
+        if self.weights is not None and self.biases is not None:
+            return relu_features(X, self.weights, self.biases) @ self.V
+        feats = check_array(X, "X", ndim=(2,))
+        if feats.shape[1] != self.V.shape[0]:
+            raise ValueError(
+                f"Parameter `X` should be features with {self.V.shape[0]} columns, one per "
+                f"atom (no dictionary was given to group_lasso). Found shape {feats.shape}."
+            )
+        return feats @ self.V
+
     def to_network(
-        self, weights: ArrayLike, biases: ArrayLike, *, dtype: torch.dtype = torch.float64
+        self,
+        weights: ArrayLike | None = None,
+        biases: ArrayLike | None = None,
+        *,
+        dtype: torch.dtype = torch.float64,
     ) -> ShallowReLUNet:
         """The balanced network ``sum_k V_k relu(w_k . x + b_k)`` of the active atoms.
 
         ``weights`` (P, d) and ``biases`` (P,) are the dictionary the features came
-        from (see :func:`relu_dictionary`); its VV norm equals ``penalty`` when the
-        rows of ``weights`` have unit norm.
+        from (see :func:`relu_dictionary`; default: the ``dictionary`` given to
+        :func:`group_lasso`); its weight decay equals ``penalty`` when the rows of
+        ``weights`` have unit norm.
         """
+        if weights is None:
+            weights = self.weights
+        if biases is None:
+            biases = self.biases
+        if weights is None or biases is None:
+            raise ValueError(
+                "Parameters `weights` and `biases` should be given: no dictionary was "
+                "passed to group_lasso. Found None."
+            )
         w = check_array(weights, "weights", ndim=(2,))
         b = check_array(biases, "biases", ndim=(1,))
         if w.shape[0] != self.V.shape[0] or b.shape[0] != self.V.shape[0]:
@@ -97,7 +152,7 @@ class GroupLassoResult:
 
 
 def relu_dictionary(
-    X: ArrayLike, n_atoms: int, *, seed: int | None = None
+    X: ArrayLike, n_atoms: int, *, seed: int | np.random.Generator | None = None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Random unit-norm ReLU atoms whose knots pass through the data's bounding box.
 
@@ -108,7 +163,7 @@ def relu_dictionary(
 
     x = check_inputs(X, "X")
     n_atoms = check_int(n_atoms, "n_atoms", low=1)
-    rng = np.random.default_rng(check_seed(seed))
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_seed(seed))
     d = x.shape[1]
     w = rng.standard_normal((n_atoms, d))
     w /= np.linalg.norm(w, axis=1, keepdims=True)
@@ -125,13 +180,22 @@ def relu_features(X: ArrayLike, weights: ArrayLike, biases: ArrayLike) -> NDArra
     x = check_inputs(X, "X")
     w = check_array(weights, "weights", ndim=(2,))
     b = check_array(biases, "biases", ndim=(1,))
+    if w.shape[1] != x.shape[1] or b.shape[0] != w.shape[0]:
+        raise ValueError(
+            f"Parameters `weights` and `biases` should have shapes (P, {x.shape[1]}) and (P,). "
+            f"Found {w.shape} and {b.shape}."
+        )
     return np.maximum(x @ w.T + b, 0.0)
 
 
 def lam_max(Phi: ArrayLike | Tensor, Y: ArrayLike | Tensor) -> float:
-    """Smallest ``lam`` for which ``V = 0`` is optimal: ``max_k ||Phi_k^T Y|| / N``."""
-    phi, y = _as_tensors(Phi, Y, None, torch.float64)
-    return float((phi.T @ y).norm(dim=1).max()) / phi.shape[0]
+    """Smallest ``lam`` for which ``V = 0`` minimises the package objective
+    ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` of :func:`group_lasso`:
+    ``(2/N) max_k ||Phi_k^T Y||``."""
+    phi, y = _as_arrays(Phi, Y)
+    cphi, cy = _pow2_scale(phi), _pow2_scale(y)
+    top = float(np.linalg.norm((phi / cphi).T @ (y / cy), axis=1).max())
+    return 2.0 * top / phi.shape[0] * cphi * cy
 
 
 def group_lasso(
@@ -140,35 +204,47 @@ def group_lasso(
     lam: float,
     *,
     tol: float = 1e-8,
-    max_iter: int = 100_000,
+    max_iter: int = 5_000,
     V0: ArrayLike | None = None,
+    dictionary: tuple[ArrayLike, ArrayLike] | None = None,
     solver: str = "auto",
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float64,
     ws_start: int = 100,
     verbose: bool = False,
 ) -> GroupLassoResult:
-    """Solve the multi-output group lasso to a certified relative duality gap ``tol``.
+    """Multi-output group lasso to a certified relative duality gap ``tol``.
+
+    Minimises the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty``
+    with ``f(x_i) = Phi_i V`` and ``penalty = sum_k ||V_k||_2``, that is
+    ``(1/N)||Y - Phi V||_F^2 + lam sum_k ||V_k||_2`` (docs/theory.md §4). This is
+    scikit-learn's ``MultiTaskLasso`` at ``alpha = lam / 2``.
 
     Parameters
     ----------
     Phi
-        Features (N, P) (numpy array or torch tensor; kept on ``device``).
+        Features (N, P) (numpy array or torch tensor).
     Y
         Targets (N,) or (N, T).
     lam
-        Penalty strength > 0 (sklearn's ``alpha``; see the module note on conventions).
+        Penalty strength > 0 (:func:`lam_max` gives the smallest ``lam`` with ``V = 0``).
     tol
-        Stop when ``gap <= tol * objective``.
+        Stop when ``gap <= tol * objective`` (relative duality gap).
     max_iter
-        Budget of inner proximal-gradient iterations (all working sets together).
+        Budget of inner epochs (all working sets together). When it runs out before
+        ``tol`` is reached, a ``ConvergenceWarning`` states the gap reached and the
+        result has ``converged=False``.
     V0
         Warm start (P, T).
+    dictionary
+        ``(weights, biases)`` the features came from (:func:`relu_dictionary`); kept in
+        the result for ``predict(X)`` on inputs and ``to_network()``.
     solver
-        ``"auto"`` (working-set accelerated proximal gradient) or ``"cvxpy"``
-        (Clarabel interior point, a slow reference).
+        ``"auto"`` (working sets, see the module docstring) or ``"cvxpy"`` (Clarabel
+        interior point, a slow reference; its gap is certified like the others).
     device, dtype
-        Where and in which precision to compute (default: ``Phi``'s device, float64).
+        ``device`` other than the CPU: solve in torch there, in ``dtype``. On the CPU
+        the solver works in float64 numpy.
     ws_start
         Size of the first working set.
 
@@ -178,47 +254,93 @@ def group_lasso(
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((50, 2)); Y = rng.standard_normal((50, 3))
     >>> W, b = relu_dictionary(X, 200, seed=0)
-    >>> res = group_lasso(relu_features(X, W, b), Y, lam=0.05)
-    >>> res.relative_gap <= 1e-8
-    True
+    >>> res = group_lasso(relu_features(X, W, b), Y, lam=0.1, dictionary=(W, b))
+    >>> bool(res.relative_gap <= 1e-8), res.to_network().width == len(res.support)
+    (True, True)
     """
     lam = check_number(lam, "lam", low=0.0, low_inclusive=False)
     tol = check_number(tol, "tol", low=0.0)
     max_iter = check_int(max_iter, "max_iter", low=1)
     ws_start = check_int(ws_start, "ws_start", low=1)
     solver = check_choice(solver, "solver", SOLVERS)
-    phi, y = _as_tensors(Phi, Y, device, dtype)
+    if not isinstance(verbose, bool):
+        raise TypeError(f"Parameter `verbose` should be a bool. Found {verbose!r}.")
+    phi_dev = None
+    if device is not None and torch.device(device).type != "cpu":
+        phi_dev = torch.device(device)
+    elif isinstance(Phi, Tensor) and device is None and Phi.device.type != "cpu":
+        phi_dev = Phi.device
+    phi, y = _as_arrays(Phi, Y)
+    n, p = phi.shape
+    t = y.shape[1]
+    weights = biases = None
+    if dictionary is not None:
+        if not isinstance(dictionary, tuple | list) or len(dictionary) != 2:
+            raise TypeError(
+                "Parameter `dictionary` should be a pair (weights, biases). "
+                f"Found {type(dictionary).__name__}."
+            )
+        weights = check_array(dictionary[0], "dictionary", ndim=(2,))
+        biases = check_array(dictionary[1], "dictionary", ndim=(1,))
+        if weights.shape[0] != p or biases.shape[0] != p:
+            raise ValueError(
+                f"Parameter `dictionary` should hold {p} atoms, one per column of `Phi`. "
+                f"Found {weights.shape[0]} weights and {biases.shape[0]} biases."
+            )
+    # exact power-of-two rescaling: solve a well-scaled problem, map back
+    cphi, cy = _pow2_scale(phi), _pow2_scale(y)
+    phi_s = np.ascontiguousarray(phi / cphi)
+    y_s = y / cy
+    lam_s = lam / (cphi * cy)
+    alpha = 0.5 * n * lam_s  # internal problem: 1/2||Y - Phi V||^2 + alpha sum_k ||V_k||
     v0 = None
     if V0 is not None:
         v0_np = check_array(V0, "V0", ndim=(1, 2), min_rows=0)
-        v0_np = v0_np.reshape(phi.shape[1], -1) if v0_np.size else v0_np
-        if v0_np.shape != (phi.shape[1], y.shape[1]):
-            raise ValueError(
-                f"Parameter `V0` should have shape {(phi.shape[1], y.shape[1])}. "
-                f"Found {v0_np.shape}."
-            )
-        v0 = torch.as_tensor(v0_np, dtype=dtype, device=phi.device)
+        v0_np = v0_np.reshape(p, -1) if v0_np.size == p * t else v0_np
+        if v0_np.shape != (p, t):
+            raise ValueError(f"Parameter `V0` should have shape {(p, t)}. Found {v0_np.shape}.")
+        v0 = np.ascontiguousarray(v0_np * (cphi / cy))
     t0 = time.perf_counter()
     if solver == "cvxpy":
-        v = _solve_cvxpy(phi, y, lam)
-        n_iter, converged, info = 0, True, {"solver": "cvxpy"}
-    else:
-        v, n_iter, converged, info = _solve_working_set(
-            phi, y, lam, tol, max_iter, v0, ws_start, verbose
+        v = _solve_cvxpy(phi_s, y_s, alpha)
+        n_iter, info, dual_best = 0, {"solver": "cvxpy"}, -math.inf
+    elif phi_dev is not None:
+        v, n_iter, info, dual_best = _solve_torch(
+            phi_s, y_s, alpha, tol, max_iter, v0, ws_start, verbose, phi_dev, dtype
         )
+    else:
+        v, n_iter, info, dual_best = _solve_numpy(
+            phi_s, y_s, alpha, tol, max_iter, v0, ws_start, verbose
+        )
+    _, rr, pen, dual = _certify(phi_s, y_s, v, alpha)
+    dual = max(dual, dual_best)
     seconds = time.perf_counter() - t0
-    obj, fit, pen, dual = _certify(phi, y, v, lam)
-    dual = max(dual, float(info.get("dual_objective", -np.inf)))
+    scale_obj = cy * cy  # objective units of the original problem
+    fit = scale_obj * rr / n
+    penalty = pen * cy / cphi
+    objective = fit + lam * penalty
+    lower = scale_obj * 2.0 * dual / n
+    converged = (objective - lower) <= tol * abs(objective)
+    if not converged:
+        warnings.warn(
+            f"group_lasso stopped after {n_iter} epochs (max_iter={max_iter}) at relative "
+            f"duality gap {_relative_gap(objective - lower, objective):.3e}, above "
+            f"tol={tol:g}. Increase `max_iter` or `tol`.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return GroupLassoResult(
-        V=v.detach().cpu().double().numpy(),
-        objective=obj,
+        V=v * (cy / cphi),
+        objective=objective,
         fit=fit,
-        penalty=pen,
-        dual_objective=dual,
+        penalty=penalty,
+        lower_bound=lower,
         lam=lam,
         n_iter=n_iter,
-        converged=converged,
+        converged=bool(converged),
         seconds=seconds,
+        weights=weights,
+        biases=biases,
         info=info,
     )
 
@@ -229,16 +351,20 @@ def group_lasso_path(
     lams: Sequence[float] | NDArray[np.float64],
     **options: Any,
 ) -> list[GroupLassoResult]:
-    """Solve for each ``lam`` (largest first), warm-starting each from the previous one.
+    """:func:`group_lasso` for each ``lam`` (largest first), each warm-started from the
+    previous solution.
 
-    Results are returned in the order of ``lams``.
+    Each solve minimises the package objective
+    ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` (``penalty = sum_k ||V_k||``);
+    ``options`` are passed to :func:`group_lasso`. Results are returned in the order of
+    ``lams``.
     """
     values = [check_number(v, "lams", low=0.0, low_inclusive=False) for v in lams]
     if not values:
         raise ValueError("Parameter `lams` should contain at least one value. Found [].")
-    device = options.pop("device", None)
-    dtype = options.pop("dtype", torch.float64)
-    phi, y = _as_tensors(Phi, Y, device, dtype)
+    if "V0" in options:
+        raise TypeError("Parameter `V0` is not accepted by group_lasso_path (it warm-starts).")
+    phi, y = _as_arrays(Phi, Y)
     order = np.argsort(values)[::-1]
     out: dict[int, GroupLassoResult] = {}
     prev: NDArray[np.float64] | None = None
@@ -250,323 +376,313 @@ def group_lasso_path(
 
 
 # --------------------------------------------------------------------- internals
-def _as_tensors(
-    Phi: ArrayLike | Tensor,
-    Y: ArrayLike | Tensor,
-    device: str | torch.device | None,
-    dtype: torch.dtype,
-) -> tuple[Tensor, Tensor]:
+def _as_arrays(Phi: ArrayLike | Tensor, Y: ArrayLike | Tensor) -> tuple[NDArray, NDArray]:
+    """Validated float64 numpy copies: Phi (N, P), Y (N, T)."""
     if isinstance(Phi, Tensor):
-        if not bool(torch.isfinite(Phi).all()):
-            raise ValueError("Parameter `Phi` should contain only finite values (no NaN or inf).")
-        if Phi.ndim != 2 or Phi.shape[0] < 1 or Phi.shape[1] < 1:
-            raise ValueError(
-                "Parameter `Phi` should be a non-empty (N, P) array. "
-                f"Found shape {tuple(Phi.shape)}."
-            )
-        phi = Phi.to(device=device if device is not None else Phi.device, dtype=dtype)
-    else:
-        arr = check_array(Phi, "Phi", ndim=(2,))
-        if arr.shape[1] < 1:
-            raise ValueError(
-                f"Parameter `Phi` should have at least one column. Found shape {arr.shape}."
-            )
-        phi = torch.as_tensor(arr, dtype=dtype, device=device)
+        Phi = Phi.detach().cpu().double().numpy()
     if isinstance(Y, Tensor):
-        y_np = Y.detach().cpu().double().numpy()
-    else:
-        y_np = np.asarray(Y, dtype=np.float64) if not isinstance(Y, np.ndarray) else Y
-    y_arr = check_array(y_np, "Y", ndim=(1, 2))
-    if y_arr.ndim == 1:
-        y_arr = y_arr[:, None]
-    if y_arr.shape[0] != phi.shape[0]:
+        Y = Y.detach().cpu().double().numpy()
+    phi = check_array(Phi, "Phi", ndim=(2,))
+    if phi.shape[1] < 1:
+        raise ValueError(
+            f"Parameter `Phi` should have at least one column. Found shape {phi.shape}."
+        )
+    y = check_array(Y, "Y", ndim=(1, 2))
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.shape[0] != phi.shape[0]:
         raise ValueError(
             f"Parameter `Y` should have {phi.shape[0]} rows, one per row of `Phi`. "
-            f"Found {y_arr.shape[0]}."
+            f"Found {y.shape[0]}."
         )
-    y = torch.as_tensor(y_arr, dtype=dtype, device=phi.device)
+    if y.shape[1] < 1:
+        raise ValueError(f"Parameter `Y` should have at least one column. Found shape {y.shape}.")
     return phi, y
 
 
-def _group_shrink(z: Tensor, thresh: float) -> Tensor:
-    norms = z.norm(dim=1, keepdim=True)
-    return z * torch.clamp(1.0 - thresh / torch.clamp(norms, min=1e-300), min=0.0)
+def _pow2_scale(a: NDArray[np.float64]) -> float:
+    """The power of two nearest ``max |a|`` (1 for a zero array): dividing by it is exact."""
+    top = float(np.abs(a).max()) if a.size else 0.0
+    if top == 0.0:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(top)[1])
 
 
 def _dual_value(yr: float, rr: float, cmax: float, alpha: float) -> float:
-    """Best dual value along the ray t * R, t in [0, alpha / cmax] (N-scaled problem)."""
+    """Best value of the dual ``<Y, theta> - ||theta||^2 / 2`` along the ray
+    ``theta = s R``, ``s`` in ``[0, alpha / cmax]`` (the feasible part)."""
     if rr <= 0.0:
         return 0.0
-    t = yr / rr
+    s = yr / rr
     if cmax > 0:
-        t = min(t, alpha / cmax)
-    t = max(t, 0.0)
-    return t * yr - 0.5 * t * t * rr
+        s = min(s, alpha / cmax)
+    s = max(s, 0.0)
+    return s * yr - 0.5 * s * s * rr
 
 
-def _certify(phi: Tensor, y: Tensor, v: Tensor, lam: float) -> tuple[float, float, float, float]:
-    """(objective, fit, penalty, dual value) of ``v`` on the full problem (1/N scaling)."""
-    n = phi.shape[0]
-    alpha = n * lam
-    rows = v.norm(dim=1)
+def _certify(
+    phi: NDArray, y: NDArray, v: NDArray, alpha: float
+) -> tuple[float, float, float, float]:
+    """(primal, ||R||^2, penalty, dual value) of ``v`` on the full internal problem."""
+    rows = np.linalg.norm(v, axis=1)
     supp = rows > 0
     r = y - phi[:, supp] @ v[supp]
-    c = phi.T @ r
     rr = float((r * r).sum())
-    yr = float((y * r).sum())
-    cmax = float(c.norm(dim=1).max())
+    cmax = float(np.linalg.norm(phi.T @ r, axis=1).max())
     pen = float(rows.sum())
-    dual = _dual_value(yr, rr, cmax, alpha)
-    fit = 0.5 * rr / n
-    return fit + lam * pen, fit, pen, dual / n
+    return 0.5 * rr + alpha * pen, rr, pen, _dual_value(float((y * r).sum()), rr, cmax, alpha)
 
 
-def _solve_working_set(
-    phi: Tensor,
-    y: Tensor,
-    lam: float,
+class _GramCache:
+    """Columns of ``Phi^T Phi`` computed once, for the atoms seen in any working set."""
+
+    def __init__(self, phi: NDArray[np.float64]) -> None:
+        self.phi = phi
+        self.phi_t = np.ascontiguousarray(phi.T)  # rows = atoms: cheap row gathers
+        self.pos = np.full(phi.shape[1], -1, dtype=np.intp)
+        self.seen = np.zeros(0, dtype=np.intp)
+        self.gram = np.zeros((0, 0))
+
+    def block(self, ws: NDArray[np.intp]) -> NDArray[np.float64]:
+        new = ws[self.pos[ws] < 0]
+        if new.size:
+            k = self.seen.size
+            rows_new = self.phi_t[new]
+            cross_old = rows_new @ self.phi_t[self.seen].T if k else np.zeros((new.size, 0))
+            grown = np.empty((k + new.size, k + new.size))
+            grown[:k, :k] = self.gram
+            grown[k:, :k] = cross_old
+            grown[:k, k:] = cross_old.T
+            grown[k:, k:] = rows_new @ rows_new.T
+            self.gram = grown
+            self.seen = np.concatenate([self.seen, new])
+            self.pos[new] = np.arange(k, k + new.size)
+        idx = self.pos[ws]
+        if idx.size == self.seen.size and np.array_equal(idx, np.arange(idx.size)):
+            return self.gram
+        return self.gram[np.ix_(idx, idx)]
+
+
+def _select_ws(
+    cn: NDArray, col_norm: NDArray, alpha: float, supp: NDArray, size: int
+) -> NDArray[np.intp]:
+    """The support plus the atoms closest to violating their dual constraint."""
+    p = cn.size
+    scale = max(alpha, float(cn.max()))
+    score = (1.0 - cn / scale) / np.maximum(col_norm, 1e-300)
+    score[supp] = -np.inf
+    size = min(p, size)
+    if size >= p:
+        return np.arange(p)
+    return np.sort(np.argpartition(score, size - 1)[:size])
+
+
+def _solve_numpy(
+    phi: NDArray[np.float64],
+    y: NDArray[np.float64],
+    alpha: float,
     tol: float,
     max_iter: int,
-    v0: Tensor | None,
+    v0: NDArray[np.float64] | None,
     ws_start: int,
     verbose: bool,
-) -> tuple[Tensor, int, bool, dict[str, Any]]:
-    n, p = phi.shape
-    t = y.shape[1]
-    alpha = n * lam
-    col_norm = phi.norm(dim=0)
+) -> tuple[NDArray[np.float64], int, dict[str, Any], float]:
+    p, t = phi.shape[1], y.shape[1]
+    col_norm = np.linalg.norm(phi, axis=0)
     yy = float((y * y).sum())
-    v = torch.zeros(p, t, dtype=phi.dtype, device=phi.device) if v0 is None else v0.clone()
-    ws = torch.zeros(0, dtype=torch.long, device=phi.device)
-    gram = torch.zeros(0, 0, dtype=phi.dtype, device=phi.device)
-    pty_ws = torch.zeros(0, t, dtype=phi.dtype, device=phi.device)
-    n_iter = 0
-    converged = False
-    history: list[tuple[int, int, float]] = []
+    v = np.zeros((p, t)) if v0 is None else v0.copy()
+    cache = _GramCache(phi)
+    pty = phi.T @ y
+    ws = np.zeros(0, dtype=np.intp)
     ws_size = ws_start
+    n_iter = 0
     dual_best = 0.0
+    history: list[tuple[int, int, float]] = []
     while True:
-        rows = v.norm(dim=1)
-        supp = torch.nonzero(rows > 0).flatten()
-        r = y - phi[:, supp] @ v[supp]
-        c = phi.T @ r
-        cn = c.norm(dim=1)
+        rows = np.linalg.norm(v, axis=1)
+        supp = rows > 0
+        r = y - phi @ v
+        cn = np.linalg.norm(phi.T @ r, axis=1)
         rr = float((r * r).sum())
-        yr = float((y * r).sum())
         primal = 0.5 * rr + alpha * float(rows.sum())
-        dual_best = max(dual_best, _dual_value(yr, rr, float(cn.max()), alpha))
+        dual_best = max(dual_best, _dual_value(float((y * r).sum()), rr, float(cn.max()), alpha))
         gap = primal - dual_best
-        history.append((n_iter, int(ws.numel()), gap / max(primal, 1e-300)))
+        history.append((n_iter, int(ws.size), gap / max(primal, 1e-300)))
         if verbose:
             print(
-                f"[group_lasso] it={n_iter} ws={ws.numel()} supp={supp.numel()} "
-                f"obj={primal / n:.10g} rel_gap={gap / max(primal, 1e-300):.2e}"
+                f"[group_lasso] it={n_iter} ws={ws.size} supp={int(supp.sum())} "
+                f"rel_gap={gap / max(primal, 1e-300):.2e}"
             )
-        if gap <= tol * primal:
-            converged = True
+        if gap <= tol * primal or n_iter >= max_iter:
             break
-        if n_iter >= max_iter:
-            break
-        # working set: the support plus the atoms closest to violating the dual
-        # constraints, twice the support's size (celer's rule); doubled when it repeats
-        scale = max(alpha, float(cn.max()))
-        score = (1.0 - cn / scale) / torch.clamp(col_norm, min=1e-300)
-        score[supp] = -np.inf
-        target = min(p, max(ws_size, 2 * int(supp.numel())))
-        new_ws = torch.sort(torch.topk(score, target, largest=False).indices).values
-        if new_ws.numel() == ws.numel() and bool((new_ws == ws).all()):
+        target = max(ws_size, 2 * int(supp.sum()))
+        new_ws = _select_ws(cn, col_norm, alpha, supp, target)
+        if np.array_equal(new_ws, ws):
             ws_size = min(p, 2 * target)
-            target = ws_size
-            new_ws = torch.sort(torch.topk(score, target, largest=False).indices).values
+            new_ws = _select_ws(cn, col_norm, alpha, supp, ws_size)
         ws = new_ws
-        phi_ws = phi[:, ws]
-        gram = phi_ws.T @ phi_ws
-        pty_ws = phi_ws.T @ y
-        inner_tol = max(0.3 * gap, 0.3 * tol * primal)
-        inner = _bcd_gram if phi.device.type == "cpu" else _fista_gram
-        v_ws, v_dual_ws, used = inner(gram, pty_ws, yy, alpha, v[ws], inner_tol, max_iter - n_iter)
-        n_iter += used
-        v = torch.zeros_like(v)
-        v[ws] = v_ws
-        # dual extrapolation: the subproblem's best dual point, checked on all atoms
-        # (when it is the primal iterate itself, the next pass checks that point anyway
-        # and a full product Phi^T R is saved)
-        if torch.equal(v_dual_ws, v_ws):
-            continue
-        r_d = y - phi[:, ws] @ v_dual_ws
-        dual_best = max(
-            dual_best,
-            _dual_value(
-                float((y * r_d).sum()),
-                float((r_d * r_d).sum()),
-                float((phi.T @ r_d).norm(dim=1).max()),
-                alpha,
-            ),
+        gram = cache.block(ws)
+        b = pty[ws]
+        inner_tol = max(_INNER * gap, _INNER * tol * primal)
+        v_ws, v_dual, used = _inner_bcd(
+            gram, b, yy, alpha, np.ascontiguousarray(v[ws]), inner_tol, max_iter - n_iter
         )
-    info = {
-        "solver": "working_set",
-        "history": history,
-        "ws_final": int(ws.numel()),
-        "dual_objective": dual_best / n,
-    }
-    return v, n_iter, converged, info
+        n_iter += used
+        v = np.zeros((p, t))
+        v[ws] = v_ws
+        if v_dual is not v_ws:
+            # dual extrapolation: the subproblem's best dual point, checked on all atoms
+            v_full = np.zeros((p, t))
+            v_full[ws] = v_dual
+            r_d = y - phi @ v_full
+            cmax = float(np.linalg.norm(phi.T @ r_d, axis=1).max())
+            val = _dual_value(float((y * r_d).sum()), float((r_d * r_d).sum()), cmax, alpha)
+            dual_best = max(dual_best, val)
+    info = {"solver": "working_set", "history": history, "ws_final": int(ws.size)}
+    return v, n_iter, info, dual_best
 
 
-def _lipschitz(gram: Tensor) -> float:
-    m = gram.shape[0]
-    if m <= 1500:
-        return float(torch.linalg.eigvalsh(gram)[-1]) * (1 + 1e-10) + 1e-300
-    x = torch.randn(m, 1, dtype=gram.dtype, device=gram.device, generator=None)
-    for _ in range(60):
-        x = gram @ x
-        x = x / x.norm()
-    return float((x.T @ gram @ x).item()) * 1.05 + 1e-300
+def _bcd_epoch(
+    g: NDArray[np.float64],
+    bt: NDArray[np.float64],
+    v: NDArray[np.float64],
+    qt: NDArray[np.float64],
+    alpha: float,
+    diag: NDArray[np.float64],
+    z: NDArray[np.float64],
+) -> None:
+    """One cyclic pass of block coordinate descent on ``1/2 V'GV - <B, V> + alpha
+    sum_k ||V_k||``, in place, keeping ``Q = G V`` up to date (compiled by numba).
+
+    ``v`` is (m, T); ``bt = B^T`` and ``qt = Q^T`` are (T, m) so that the update of
+    ``Q`` after a group changes is a contiguous axpy per task.
+    """
+    m, t = v.shape
+    for k in range(m):
+        dk = diag[k]
+        if dk <= 0.0:
+            continue
+        nrm2 = 0.0
+        for j in range(t):
+            zj = v[k, j] - (qt[j, k] - bt[j, k]) / dk
+            z[j] = zj
+            nrm2 += zj * zj
+        thr = alpha / dk
+        scale = 0.0 if nrm2 <= thr * thr else 1.0 - thr / math.sqrt(nrm2)
+        for j in range(t):
+            new = scale * z[j]
+            z[j] = new - v[k, j]
+            v[k, j] = new
+        for j in range(t):
+            dj = z[j]
+            if dj != 0.0:
+                for i in range(m):
+                    qt[j, i] += g[k, i] * dj
 
 
-def _fista_gram(
-    gram: Tensor,
-    b: Tensor,
+_KERNEL: list[Callable[..., None]] = []
+
+
+def _epoch_kernel() -> Callable[..., None]:
+    """``_bcd_epoch`` compiled by numba (cached on disk), or plain Python without it."""
+    if not _KERNEL:
+        try:
+            import numba
+        except ImportError:  # pragma: no cover - numba is a dependency
+            _KERNEL.append(_bcd_epoch)
+        else:
+            _KERNEL.append(numba.njit(cache=True, nogil=True)(_bcd_epoch))
+    return _KERNEL[0]
+
+
+def _sub_values(b: NDArray, yy: float, alpha: float, v: NDArray, q: NDArray) -> tuple[float, float]:
+    """(primal, dual) of the working-set subproblem at ``v`` with ``q = G v``."""
+    bv = float((b * v).sum())
+    rr = max(yy - 2.0 * bv + float((v * q).sum()), 0.0)
+    primal = 0.5 * rr + alpha * float(np.linalg.norm(v, axis=1).sum())
+    cmax = float(np.linalg.norm(b - q, axis=1).max())
+    return primal, _dual_value(yy - bv, rr, cmax, alpha)
+
+
+def _inner_bcd(
+    g: NDArray[np.float64],
+    b: NDArray[np.float64],
     yy: float,
     alpha: float,
-    v: Tensor,
+    v: NDArray[np.float64],
     abs_tol: float,
     budget: int,
-    check_every: int = 10,
-    anderson: int = 5,
-) -> tuple[Tensor, Tensor, int]:
-    """Proximal gradient with Anderson acceleration on
-    1/2 V'GV - <b,V> + alpha sum ||V_k|| (+ yy/2), stopped at duality gap <= abs_tol.
+) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
+    """Block coordinate descent with Anderson extrapolation and Newton polishing.
 
-    Every ``anderson + 1`` steps the last iterates are extrapolated (Bertrand & Massias
-    2021) and the extrapolation is kept when it lowers the objective; with a fixed
-    support this behaves like a Krylov method, far faster than FISTA on the
-    ill-conditioned Gram matrices of ReLU features.
+    Solves the working-set subproblem ``1/2 V'GV - <B, V> + alpha sum_k ||V_k||`` to a
+    duality gap ``abs_tol`` (or ``budget`` epochs). Every ``_ANDERSON`` epochs the last
+    iterates are extrapolated (Bertrand & Massias 2021) and the extrapolation kept when
+    it lowers the objective; when the support has not changed over such a cycle, damped
+    Newton steps on the support (where the objective is smooth) are tried once per
+    support. Returns ``(V, V_dual, epochs)``, ``V_dual`` the iterate whose residual gave
+    the best dual value (``V`` itself when no other did better).
     """
-    lip = _lipschitz(gram)
-    step = 1.0 / lip
-    n_done = 0
-    past: list[Tensor] = [v]
-    dual_best = 0.0
-    while n_done < budget:
-        grad = gram @ v - b
-        v = _group_shrink(v - step * grad, alpha * step)
-        n_done += 1
-        past.append(v)
-        if len(past) == anderson + 2:
-            v_acc = _anderson(past[1:])
-            past = [v]
-            if v_acc is not None:
-                p_cur, d_cur = _gram_gap(gram, b, yy, alpha, v)
-                p_acc, d_acc = _gram_gap(gram, b, yy, alpha, v_acc)
-                dual_best = max(dual_best, d_cur, d_acc)
-                if p_acc < p_cur:
-                    v = v_acc
-                    past = [v]
-        if n_done % check_every == 0 or n_done >= budget:
-            primal, dual = _gram_gap(gram, b, yy, alpha, v)
-            dual_best = max(dual_best, dual)
-            if primal - dual_best <= abs_tol:
-                break
-    return v, v, n_done
-
-
-def _bcd_gram(
-    gram: Tensor,
-    b: Tensor,
-    yy: float,
-    alpha: float,
-    v: Tensor,
-    abs_tol: float,
-    budget: int,
-    anderson: int = 5,
-    newton_max: int = 200_000,
-) -> tuple[Tensor, Tensor, int]:
-    """Cyclic block coordinate descent with Anderson acceleration (CPU, numpy).
-
-    Minimises 1/2 V'GV - <b,V> + alpha sum ||V_k|| group by group, keeping Q = G V
-    up to date; every ``anderson`` epochs the last iterates are extrapolated and the
-    extrapolation is kept when it lowers the objective (Bertrand & Massias 2021).
-    Once the support is stable, Newton steps on the support (where the objective is
-    smooth) polish the solution to machine precision, which makes the duality gap
-    collapse. ``budget`` counts epochs. Stops at duality gap <= abs_tol.
-    """
-    g = gram.detach().cpu().numpy()
-    bn = b.detach().cpu().numpy()
-    vn = v.detach().cpu().numpy().copy()
-    diag = np.diag(g).copy()
-    q = g @ vn
-    past: list[NDArray[np.float64]] = [vn.copy()]
-    dual_best = 0.0
-    v_dual = vn.copy()
+    kernel = _epoch_kernel()
+    diag = np.ascontiguousarray(np.diag(g))
+    bt = np.ascontiguousarray(b.T)
+    qt = np.ascontiguousarray((g @ v).T)
+    z = np.empty(v.shape[1])
+    past: list[NDArray[np.float64]] = [v.copy()]
+    past_q: list[NDArray[np.float64]] = [qt.copy()]
+    dual_best, v_dual = -math.inf, v
     last_supp: NDArray[np.bool_] | None = None
+    tried: set[bytes] = set()
     n_done = 0
     while n_done < budget:
-        # groups at zero that satisfy their optimality condition are skipped this epoch;
-        # (G V)_k is computed from the nonzero rows only
-        at_zero = ~vn.any(axis=1)
-        viol = np.linalg.norm(q - bn, axis=1) > alpha
-        nz = np.flatnonzero(~at_zero)
-        for k in np.flatnonzero(~at_zero | viol):
-            dk = diag[k]
-            if dk <= 0.0:
-                continue
-            old = vn[k]
-            qk = g[k, nz] @ vn[nz]
-            z = old - (qk - bn[k]) / dk
-            nz2 = float(z @ z)
-            shrink = 1.0 - alpha / dk / np.sqrt(nz2) if nz2 > 0 else 0.0
-            if shrink <= 0.0:
-                if not old.any():
-                    continue
-                vn[k] = 0.0
-            else:
-                if not old.any():
-                    nz = np.append(nz, k)
-                vn[k] = shrink * z
-        q = g[:, nz] @ vn[nz]
+        kernel(g, bt, v, qt, alpha, diag, z)
         n_done += 1
-        past.append(vn.copy())
-        if len(past) == anderson + 1:
-            v_acc = _anderson([torch.as_tensor(a) for a in past])
-            past = [vn.copy()]
-            if v_acc is not None:
-                va = v_acc.numpy()
-                qa = g @ va
-                d_acc = _np_dual(bn, yy, alpha, va, qa)
-                if d_acc > dual_best:
-                    dual_best, v_dual = d_acc, va.copy()
-                if _np_primal(bn, yy, alpha, va, qa) < _np_primal(bn, yy, alpha, vn, q):
-                    vn, q = va.copy(), qa
-                    past = [vn.copy()]
-        primal = _np_primal(bn, yy, alpha, vn, q)
-        dual = _np_dual(bn, yy, alpha, vn, q)
+        primal, dual = _sub_values(b, yy, alpha, v, qt.T)
         if dual > dual_best:
-            dual_best, v_dual = dual, vn.copy()
+            dual_best, v_dual = dual, v.copy()
         if primal - dual_best <= abs_tol:
             break
-        supp = np.linalg.norm(vn, axis=1) > 0
-        close = primal - dual_best <= 1e-2 * abs(primal)
+        past.append(v.copy())
+        past_q.append(qt.copy())
+        if len(past) < _ANDERSON + 1:
+            continue
+        coef = _anderson_weights(past)
+        if coef is not None:
+            # G is linear: G (sum c_i V_i) = sum c_i (G V_i), no product needed
+            acc = np.tensordot(coef, np.stack(past[1:]), axes=1)
+            qt_acc = np.tensordot(coef, np.stack(past_q[1:]), axes=1)
+            p_acc, d_acc = _sub_values(b, yy, alpha, acc, qt_acc.T)
+            if d_acc > dual_best:
+                dual_best, v_dual = d_acc, acc.copy()
+            if p_acc < primal:
+                v, qt, primal = acc, qt_acc, p_acc
+        past, past_q = [v.copy()], [qt.copy()]
+        if primal - dual_best <= abs_tol:
+            break
+        supp = np.linalg.norm(v, axis=1) > 0
+        key = supp.tobytes()
         if (
-            close
-            and n_done % anderson == 0
-            and supp.any()
-            and supp.sum() * vn.shape[1] <= newton_max
+            last_supp is not None
+            and np.array_equal(supp, last_supp)
+            and key not in tried
+            and 0 < supp.sum() * v.shape[1] <= _NEWTON_MAX
+            and primal - dual_best <= _NEWTON_GAP * primal
         ):
-            if last_supp is not None and np.array_equal(supp, last_supp):
-                vn_new = _newton_support(g, bn, alpha, vn, supp)
-                q_new = g @ vn_new
-                if _np_primal(bn, yy, alpha, vn_new, q_new) < primal:
-                    vn, q = vn_new, q_new
-                    past = [vn.copy()]
-                    primal = _np_primal(bn, yy, alpha, vn, q)
-                    dual = _np_dual(bn, yy, alpha, vn, q)
-                    if dual > dual_best:
-                        dual_best, v_dual = dual, vn.copy()
-                    if primal - dual_best <= abs_tol:
-                        break
-            last_supp = supp
-    out = torch.as_tensor(vn, dtype=v.dtype, device=v.device)
-    return out, torch.as_tensor(v_dual, dtype=v.dtype, device=v.device), n_done
+            tried.add(key)
+            v_new = _newton_support(g, b, alpha, v, supp)
+            q_new = g @ v_new
+            p_new, d_new = _sub_values(b, yy, alpha, v_new, q_new)
+            if d_new > dual_best:
+                dual_best, v_dual = d_new, v_new.copy()
+            if p_new < primal:
+                v, qt, primal = v_new, np.ascontiguousarray(q_new.T), p_new
+                past, past_q = [v.copy()], [qt.copy()]
+            if primal - dual_best <= abs_tol:
+                break
+        last_supp = supp
+    if np.array_equal(v_dual, v):
+        v_dual = v
+    return v, v_dual, n_done
 
 
 def _newton_support(
@@ -575,18 +691,18 @@ def _newton_support(
     alpha: float,
     v: NDArray[np.float64],
     supp: NDArray[np.bool_],
-    iters: int = 20,
+    iters: int = 12,
 ) -> NDArray[np.float64]:
-    """Damped Newton on 1/2 V'GV - <b,V> + alpha sum ||V_k|| restricted to a support
-    whose groups stay nonzero (there the objective is smooth)."""
+    """Damped Newton on ``1/2 V'GV - <B, V> + alpha sum_k ||V_k||`` restricted to a
+    support whose groups stay nonzero (there the objective is smooth)."""
     idx = np.flatnonzero(supp)
-    gs = g[np.ix_(idx, idx)]
+    gs = np.ascontiguousarray(g[np.ix_(idx, idx)])
     bs = b[idx]
     x = v[idx].copy()
 
-    def value(z: NDArray[np.float64]) -> float:
+    def value(u: NDArray[np.float64]) -> float:
         return float(
-            0.5 * (z * (gs @ z)).sum() - (bs * z).sum() + alpha * np.linalg.norm(z, axis=1).sum()
+            0.5 * (u * (gs @ u)).sum() - (bs * u).sum() + alpha * np.linalg.norm(u, axis=1).sum()
         )
 
     f = value(x)
@@ -600,10 +716,12 @@ def _newton_support(
         # solved with the Woodbury identity in O(s^3 + s^2 T) instead of O((s T)^3)
         c = alpha / norms
         try:
-            m_inv = scipy.linalg.inv(gs + np.diag(c), check_finite=False)
-            z0 = m_inv @ grad
-            small = np.diag(1.0 / c) - m_inv * (u @ u.T)
-            w = np.linalg.solve(small, (u * z0).sum(axis=1))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+                m_inv = scipy.linalg.inv(gs + np.diag(c), check_finite=False)
+                z0 = m_inv @ grad
+                small = np.diag(1.0 / c) - m_inv * (u @ u.T)
+                w = scipy.linalg.solve(small, (u * z0).sum(axis=1), check_finite=False)
         except (np.linalg.LinAlgError, ValueError):
             break
         step = z0 + m_inv @ (w[:, None] * u)
@@ -622,72 +740,153 @@ def _newton_support(
         else:
             break
         x, f = cand, fc
+        if a == 1.0 and dec <= 1e-14 * max(abs(f), 1.0):
+            break
     out = v.copy()
     out[idx] = x
     return out
 
 
-def _np_dual(
-    b: NDArray[np.float64], yy: float, alpha: float, v: NDArray[np.float64], q: NDArray[np.float64]
-) -> float:
-    bv = float((b * v).sum())
-    rr = max(yy - 2.0 * bv + float((v * q).sum()), 0.0)
-    cmax = float(np.linalg.norm(b - q, axis=1).max())
-    return _dual_value(yy - bv, rr, cmax, alpha)
-
-
-def _np_primal(
-    b: NDArray[np.float64], yy: float, alpha: float, v: NDArray[np.float64], q: NDArray[np.float64]
-) -> float:
-    rr = yy - 2.0 * float((b * v).sum()) + float((v * q).sum())
-    return 0.5 * rr + alpha * float(np.linalg.norm(v, axis=1).sum())
-
-
-def _gram_gap(gram: Tensor, b: Tensor, yy: float, alpha: float, v: Tensor) -> tuple[float, float]:
-    gv = gram @ v
-    bv = float((b * v).sum())
-    rr = max(yy - 2.0 * bv + float((v * gv).sum()), 0.0)
-    yr = yy - bv
-    cmax = float((b - gv).norm(dim=1).max())
-    primal = 0.5 * rr + alpha * float(v.norm(dim=1).sum())
-    return primal, _dual_value(yr, rr, cmax, alpha)
-
-
-def _anderson(past: list[Tensor]) -> Tensor | None:
-    """Anderson extrapolation of the last iterates (Bertrand & Massias 2021)."""
-    stack = torch.stack([p.flatten() for p in past])  # (K+1, m)
-    u = stack[1:] - stack[:-1]  # (K, m)
+def _anderson_weights(past: list[NDArray[np.float64]]) -> NDArray[np.float64] | None:
+    """Weights ``c`` (summing to 1) of the Anderson extrapolation ``sum_i c_i x_{i+1}``
+    of the iterates ``past = [x_0, ..., x_K]`` (Bertrand & Massias 2021)."""
+    stack = np.stack([a.ravel() for a in past])  # (K+1, m)
+    u = np.diff(stack, axis=0)  # (K, m)
     gram = u @ u.T
-    ones = torch.ones(gram.shape[0], 1, dtype=gram.dtype, device=gram.device)
+    reg = 1e-12 * float(np.trace(gram))
     try:
-        z = torch.linalg.solve(
-            gram
-            + 1e-12
-            * torch.trace(gram)
-            * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device),
-            ones,
+        z = np.linalg.solve(gram + reg * np.eye(gram.shape[0]), np.ones(gram.shape[0]))
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(z)) or float(z.sum()) == 0.0:
+        return None
+    out: NDArray[np.float64] = z / z.sum()
+    return out
+
+
+# ----------------------------------------------------------------- torch (GPU) path
+def _solve_torch(
+    phi_np: NDArray[np.float64],
+    y_np: NDArray[np.float64],
+    alpha: float,
+    tol: float,
+    max_iter: int,
+    v0: NDArray[np.float64] | None,
+    ws_start: int,
+    verbose: bool,
+    device: torch.device,
+    dtype: torch.dtype,
+) -> tuple[NDArray[np.float64], int, dict[str, Any], float]:
+    """Working sets solved by Anderson-accelerated proximal gradient in torch."""
+    phi = torch.as_tensor(phi_np, dtype=dtype, device=device)
+    y = torch.as_tensor(y_np, dtype=dtype, device=device)
+    p, t = phi.shape[1], y.shape[1]
+    col_norm = phi.norm(dim=0)
+    yy = float((y * y).sum())
+    if v0 is None:
+        v = torch.zeros(p, t, dtype=dtype, device=device)
+    else:
+        v = torch.as_tensor(v0, dtype=dtype, device=device)
+    ws = torch.zeros(0, dtype=torch.long, device=device)
+    ws_size, n_iter, dual_best = ws_start, 0, 0.0
+    while True:
+        rows = v.norm(dim=1)
+        supp = rows > 0
+        r = y - phi[:, supp] @ v[supp]
+        cn = (phi.T @ r).norm(dim=1)
+        rr = float((r * r).sum())
+        primal = 0.5 * rr + alpha * float(rows.sum())
+        dual_best = max(dual_best, _dual_value(float((y * r).sum()), rr, float(cn.max()), alpha))
+        gap = primal - dual_best
+        if verbose:
+            print(f"[group_lasso] it={n_iter} ws={ws.numel()} rel_gap={gap / primal:.2e}")
+        if gap <= tol * primal or n_iter >= max_iter:
+            break
+        scale = max(alpha, float(cn.max()))
+        score = (1.0 - cn / scale) / torch.clamp(col_norm, min=1e-300)
+        score[supp] = -math.inf
+        target = min(p, max(ws_size, 2 * int(supp.sum())))
+        new_ws = torch.sort(torch.topk(score, target, largest=False).indices).values
+        if new_ws.numel() == ws.numel() and bool((new_ws == ws).all()):
+            ws_size = min(p, 2 * target)
+            new_ws = torch.sort(torch.topk(score, ws_size, largest=False).indices).values
+        ws = new_ws
+        phi_ws = phi[:, ws]
+        v_ws, used = _fista_gram(
+            phi_ws.T @ phi_ws,
+            phi_ws.T @ y,
+            yy,
+            alpha,
+            v[ws],
+            max(0.3 * gap, 0.3 * tol * primal),
+            max_iter - n_iter,
         )
-    except RuntimeError:
-        return None
-    if not bool(torch.isfinite(z).all()) or float(z.sum()) == 0.0:
-        return None
-    c = z / z.sum()
-    return (c.T @ stack[1:]).reshape(past[0].shape)
+        n_iter += used
+        v = torch.zeros_like(v)
+        v[ws] = v_ws
+    v_out = v.detach().cpu().double().numpy()
+    return v_out, n_iter, {"solver": "working_set_torch", "ws_final": int(ws.numel())}, 0.0
 
 
-def _solve_cvxpy(phi: Tensor, y: Tensor, lam: float) -> Tensor:
+def _fista_gram(
+    gram: Tensor,
+    b: Tensor,
+    yy: float,
+    alpha: float,
+    v: Tensor,
+    abs_tol: float,
+    budget: int,
+    check_every: int = 10,
+) -> tuple[Tensor, int]:
+    """Proximal gradient with Anderson extrapolation on ``1/2 V'GV - <B, V> + alpha
+    sum ||V_k||``, stopped at duality gap ``abs_tol`` or after ``budget`` steps."""
+    lip = float(torch.linalg.matrix_norm(gram, ord=2)) * (1 + 1e-10) + 1e-300
+    step = 1.0 / lip
+    past: list[Tensor] = [v]
+    dual_best = -math.inf
+    n_done = 0
+
+    def values(x: Tensor) -> tuple[float, float]:
+        gx = gram @ x
+        bx = float((b * x).sum())
+        rr = max(yy - 2.0 * bx + float((x * gx).sum()), 0.0)
+        cmax = float((b - gx).norm(dim=1).max())
+        return 0.5 * rr + alpha * float(x.norm(dim=1).sum()), _dual_value(yy - bx, rr, cmax, alpha)
+
+    while n_done < budget:
+        z = v - step * (gram @ v - b)
+        norms = z.norm(dim=1, keepdim=True)
+        v = z * torch.clamp(1.0 - alpha * step / torch.clamp(norms, min=1e-300), min=0.0)
+        n_done += 1
+        past.append(v)
+        if len(past) == _ANDERSON + 2:
+            iterates = past[1:]
+            coef = _anderson_weights([a.detach().cpu().numpy() for a in iterates])
+            past = [v]
+            if coef is not None:
+                c_t = torch.as_tensor(coef, dtype=v.dtype, device=v.device)
+                acc = torch.tensordot(c_t, torch.stack(iterates[1:]), dims=1)
+                if values(acc)[0] < values(v)[0]:
+                    v = acc
+                    past = [v]
+        if n_done % check_every == 0 or n_done >= budget:
+            primal, dual = values(v)
+            dual_best = max(dual_best, dual)
+            if primal - dual_best <= abs_tol:
+                break
+    return v, n_done
+
+
+def _solve_cvxpy(phi: NDArray, y: NDArray, alpha: float) -> NDArray[np.float64]:
     import cvxpy as cp
 
-    a = phi.detach().cpu().double().numpy()
-    yv = y.detach().cpu().double().numpy()
-    n, p = a.shape
-    var = cp.Variable((p, yv.shape[1]))
-    obj = cp.sum_squares(yv - a @ var) / (2 * n) + lam * cp.sum(cp.norm(var, 2, axis=1))
+    var = cp.Variable((phi.shape[1], y.shape[1]))
+    obj = 0.5 * cp.sum_squares(y - phi @ var) + alpha * cp.sum(cp.norm(var, 2, axis=1))
     prob = cp.Problem(cp.Minimize(obj))
-    prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+    prob.solve(solver="CLARABEL", tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
     if var.value is None:
         raise RuntimeError(f"The cvxpy solver failed (status {prob.status!r}).")
-    return torch.as_tensor(np.asarray(var.value), dtype=phi.dtype, device=phi.device)
+    return np.asarray(var.value, dtype=np.float64)
 
 
 __all__ = [
