@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mtlreg.experiments import REGISTRY, load, summary
+from mtlreg.experiments import REGISTRY, load, summary, summary_line, write_results_readme
 
 #: The sweep commands (defined in ``mtlreg.sweep``, imported only when one runs).
 SWEEP_COMMANDS: dict[str, str] = {
@@ -116,7 +116,7 @@ def _run_experiment(name: str, out: Path, quick: bool, options: dict[str, Any]) 
     module = load(name)
     t0 = time.perf_counter()
     metrics: dict[str, Any] = module.run(out, quick=quick, **options)
-    print(f"[{name}] done in {time.perf_counter() - t0:.1f} s -> {out}")
+    print(summary_line(name, metrics, time.perf_counter() - t0, out))
     return metrics
 
 
@@ -142,8 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.handler(args))
         if args.command == "reproduce":
             names = args.only or list(REGISTRY)
-            for name in names:
-                _run_experiment(name, args.out / name, args.quick, {})
+            results = {n: _run_experiment(n, args.out / n, args.quick, {}) for n in names}
+            readme, flagged, trained = write_results_readme(args.out, results, quick=args.quick)
+            print(
+                f"[reproduce] {trained} gradient-trained networks, {flagged} not converged "
+                f"(flagged in the CSVs); figures, claims and verdicts: {readme}"
+            )
         else:
             options = {k: v for k, v in vars(args).items() if k not in {"command", "out", "quick"}}
             _run_experiment(args.command, args.out, args.quick, options)

@@ -19,7 +19,9 @@ import ast
 import importlib
 import importlib.util
 from functools import cache
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 #: experiment name -> module path (imported lazily so the CLI starts fast).
 REGISTRY: dict[str, str] = {
@@ -62,4 +64,25 @@ def summary(name: str) -> str:
     return str(load(name).HELP)  # HELP is computed: import the module after all
 
 
-__all__ = ["REGISTRY", "load", "summary"]
+def summary_line(name: str, metrics: dict[str, Any], seconds: float, out: str | Path) -> str:
+    """``[name] done in S s -> out; N networks trained, K not converged (flagged)``."""
+    from mtlreg.experiments._report import summary_line as line
+
+    return line(name, metrics, seconds, Path(out))
+
+
+def write_results_readme(
+    out: str | Path, results: dict[str, dict[str, Any]], *, quick: bool
+) -> tuple[Path, int, int]:
+    """Write ``out/README.md`` (figures, claims, verdicts, every CSV column documented)
+    for ``results`` (experiment name -> metrics); return (path, flagged, trained)."""
+    from mtlreg.experiments._report import flagged_total
+    from mtlreg.experiments._report import write_results_readme as write
+
+    modules = {name: load(name) for name in results}
+    path = write(Path(out), results, modules, quick=quick)
+    flagged, trained = flagged_total(results)
+    return path, flagged, trained
+
+
+__all__ = ["REGISTRY", "load", "summary", "summary_line", "write_results_readme"]

@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from mtlreg._io import prepare_out, save_figure, use_agg, write_json
+from mtlreg import _style
+from mtlreg._io import prepare_out, write_json
 from mtlreg._validation import check_choice, check_int, check_number, check_seed
 from mtlreg.linear import LINKS, sigma_from_rho, simulate_error, theory_error
 
@@ -43,6 +44,79 @@ NAME = "double-descent"
 HELP = "multi-task linear models: double descent vs n/d, Monte Carlo and asymptotic theory"
 
 REGIMES: tuple[str, ...] = ("lambda0_to_0", "both_to_0", "both_small")
+
+_CLAIM = (
+    "Monte-Carlo test errors of the multi-task linear estimator lie on the asymptotic "
+    "theory curves, and the double-descent peak sits where theory puts it (n/d = 1/T when "
+    "lambda_0 -> 0, n/d = 1 otherwise), damped by more tasks when both penalties are small "
+    "(docs/theory.md §8)."
+)
+#: Claim tested by each figure (one per regime, link and error).
+FIGURE_CLAIMS: dict[str, str] = {
+    f"double_descent_{regime}_{phi}_{kind}": _CLAIM
+    for regime in REGIMES
+    for phi in ("sign", "relu", "linear", "tanh")
+    for kind in ("mse", "classification")
+}
+
+CSV_COLUMNS: dict[str, dict[str, str]] = {
+    "errors.csv": {
+        "source": "`monte_carlo` (exact errors averaged over trials) or `theory` (asymptotic)",
+        "regime": "regularisation regime: `lambda0_to_0`, `both_to_0` or `both_small`",
+        "phi": "link function of the labels",
+        "rho": "task similarity (correlation of the task vectors, unitless)",
+        "T": "number of tasks",
+        "d": "dimension (Monte Carlo only)",
+        "n": "samples per task (Monte Carlo only)",
+        "alpha": "n / d, samples per task over dimension (unitless)",
+        "d_over_n": "d / n (unitless)",
+        "l0": "shared penalty lambda_0 / d",
+        "l": "task-specific penalty lambda_t / d",
+        "metric": "`mse` (test mean squared error) or `classification_error` (sign links)",
+        "value": "the error (label units squared for mse; a fraction for classification)",
+        "se": "standard error over Monte-Carlo trials (same units; empty for theory)",
+        "trials": "Monte-Carlo trials (empty for theory)",
+    },
+    "peaks.csv": {
+        "regime": "regularisation regime",
+        "phi": "link function",
+        "rho": "task similarity",
+        "T": "number of tasks",
+        "measured_peak_alpha": "n/d of the largest Monte-Carlo test MSE (unitless)",
+        "measured_peak_mse": "that largest Monte-Carlo test MSE (label units squared)",
+        "measured_peak_mse_se": "its standard error (label units squared)",
+        "theory_peak_alpha": "n/d of the largest theoretical test MSE on the theory grid",
+        "theory_peak_mse": "largest theoretical test MSE; `inf` in the ridgeless regimes, "
+        "where the theory diverges at its peak (only `both_small` has a finite height)",
+        "expected_peak_alpha": "where theory puts the singularity: 1/T when lambda_0 -> 0, else 1",
+    },
+}
+
+
+def verdicts(metrics: dict[str, Any]) -> dict[str, str]:
+    """Measured verdict of each figure."""
+    out = {}
+    for stem in metrics.get("figures", []):
+        name = Path(stem).stem
+        if not stem.endswith(".png"):
+            continue
+        regime = next(r for r in REGIMES if name.startswith(f"double_descent_{r}_"))
+        disc = metrics["theory_vs_mc"].get(regime, {})
+        peaks = [p for p in metrics["peaks"] if p["regime"] == regime]
+        located = ", ".join(
+            f"T={p['T']}: {p['measured_peak_alpha']:.2g} (expected {p['expected_peak_alpha']:.2g})"
+            for p in peaks
+        )
+        frac = disc.get("fraction_within_3pct_or_2se", float("nan"))
+        out[name] = (
+            f"{100 * frac:.0f}% of the Monte-Carlo points farther than 10% from the singularity "
+            f"are within 3% or 2 s.e. of theory (max relative discrepancy "
+            f"{disc.get('max_relative_discrepancy', float('nan')):.3g}); measured peak n/d: "
+            f"{located}"
+        )
+    return out
+
+
 _LABELS = {
     "lambda0_to_0": r"$\lambda_0 \to 0$, $\lambda_t$ fixed",
     "both_to_0": r"$\lambda_0, \lambda_t \to 0$",
@@ -272,7 +346,7 @@ def _peak(curve: tuple[str, str, float, int], mc: list[Row], th: list[Row]) -> R
         "measured_peak_mse_se": mc[i]["mse_se"],
         "theory_peak_alpha": th[j]["alpha"],
         # ridgeless theory diverges at its peak: only the 'both_small' height is finite
-        "theory_peak_mse": th[j]["mse"] if regime == "both_small" else None,
+        "theory_peak_mse": th[j]["mse"] if regime == "both_small" else math.inf,
         "expected_peak_alpha": _singular(regime, T),
     }
 
@@ -325,49 +399,64 @@ def _peak_summary(peaks: list[Row]) -> dict[str, dict[str, Row]]:
 
 
 def _plot(out: Path, cfg: Config, mc_rows: list[Row], th_rows: list[Row]) -> list[str]:
-    use_agg()
-    import matplotlib.pyplot as plt
-
+    """Top: error against n/d, theory lines and Monte-Carlo points; bottom: the relative
+    discrepancy of each Monte-Carlo point from theory, in standard errors."""
     files: list[str] = []
-    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(cfg.tasks)))
+    colors = _style.colors(len(cfg.tasks))
     for regime, phi in ((r, p) for r in cfg.regimes for p in cfg.phi):
         for metric in ("mse", "cls") if phi == "sign" else ("mse",):
-            fig, axes = plt.subplots(
-                2, len(cfg.rho), figsize=(4.2 * len(cfg.rho), 6.8), squeeze=False
-            )
-            for col, rho in enumerate(cfg.rho):
-                for color, T in zip(colors, cfg.tasks):
-                    mc = _select(mc_rows, regime, phi, rho, T)
-                    th = _select(th_rows, regime, phi, rho, T)
-                    a_mc = np.array([r["alpha"] for r in mc])
-                    y_mc = np.array([r[metric] for r in mc])
-                    e_mc = np.array([r[f"{metric}_se"] for r in mc])
-                    a_th = np.array([r["alpha"] for r in th])
-                    y_th = np.array([r[metric] for r in th])
-                    for row, power in enumerate((1.0, -1.0)):  # n/d, then d/n
-                        ax = axes[row, col]
-                        ax.plot(a_th**power, y_th, color=color, lw=1.2)
-                        ax.errorbar(
-                            a_mc**power, y_mc, yerr=e_mc, fmt="o", ms=3, color=color,
-                            capsize=2, label=f"T = {T}",
+            with _style.context():
+                fig, axes = _style.subplots(
+                    2, len(cfg.rho), width=max(3.6 * len(cfg.rho), 4.8), sharex=True,
+                    gridspec_kw={"height_ratios": [2.2, 1.0]},
+                )  # fmt: skip
+                for col, rho in enumerate(cfg.rho):
+                    top, bottom = axes[0, col], axes[1, col]
+                    for i, (color, T) in enumerate(zip(colors, cfg.tasks)):
+                        mc = _select(mc_rows, regime, phi, rho, T)
+                        th = _select(th_rows, regime, phi, rho, T)
+                        a_mc = np.array([r["alpha"] for r in mc])
+                        y_mc = np.array([r[metric] for r in mc], dtype=float)
+                        e_mc = np.array([r[f"{metric}_se"] for r in mc], dtype=float)
+                        t_mc = np.array([r[f"theory_{metric}"] for r in mc], dtype=float)
+                        a_th = np.array([r["alpha"] for r in th])
+                        y_th = np.array([r[metric] for r in th], dtype=float)
+                        top.plot(a_th, y_th, color=color, lw=1.1, label=f"T = {T}: theory")
+                        top.errorbar(
+                            a_mc, y_mc, yerr=e_mc, fmt=_style.marker(i), ms=3, color=color,
+                            capsize=1.5, label=f"T = {T}: Monte Carlo",
                         )  # fmt: skip
-                for row, xlabel in enumerate(("n / d (per task)", "d / n")):
-                    ax = axes[row, col]
-                    ax.set_xscale("log")
+                        with np.errstate(divide="ignore", invalid="ignore"):
+                            z = (y_mc - t_mc) / np.where(e_mc > 0, e_mc, np.nan)
+                        bottom.plot(a_mc, z, _style.marker(i), ms=3, color=color)
+                        top.axvline(_singular(regime, T), color=color, ls=":", lw=0.8)
+                    bottom.axhspan(-2, 2, color="0.85", lw=0, zorder=0)
+                    bottom.axhline(0, color="black", lw=0.6)
+                    top.set_xscale("log")
                     if metric == "mse":
-                        ax.set_yscale("log")
-                    ax.set_xlabel(xlabel)
-                    ax.set_ylabel("test MSE" if metric == "mse" else "classification error")
-                    ax.set_title(f"rho = {rho}")
-            axes[0, 0].legend(fontsize=7)
-            fig.suptitle(
-                f"{_LABELS[regime]}, phi = {phi}, d = {cfg.d}: MC (points), theory (lines)"
-            )
-            fig.tight_layout()
-            kind = "mse" if metric == "mse" else "classification"
-            files += [
-                p.name for p in save_figure(fig, out, f"double_descent_{regime}_{phi}_{kind}")
-            ]
+                        top.set_yscale("log")
+                    ylabel = "test MSE" if metric == "mse" else "classification error"
+                    _style.label(
+                        top, "", ylabel, yunit="label units$^2$" if metric == "mse" else None,
+                        title=f"rho = {rho}",
+                    )  # fmt: skip
+                    top.set_xlabel("n / d (samples per task / dimension)")
+                    _style.label(
+                        bottom, "n / d (samples per task / dimension)",
+                        "(MC - theory) / s.e.",
+                    )  # fmt: skip
+                    _style.plain_ticks(top)
+                    _style.plain_ticks(bottom, "x")
+                _style.legend_outside(fig, axes)
+                _style.note(
+                    fig,
+                    f"{_LABELS[regime]}, link {phi}, d = {cfg.d}, {cfg.trials} trials per point. "
+                    "Dotted verticals: where theory puts the peak (n/d = 1/T when lambda_0 -> 0, "
+                    "else 1). Bottom: grey band = within 2 standard errors of theory.",
+                )
+                kind = "mse" if metric == "mse" else "classification"
+                stem = f"double_descent_{regime}_{phi}_{kind}"
+                files += [p.name for p in _style.save(fig, out, stem)]
     return files
 
 

@@ -26,7 +26,7 @@ curvature only lam / c_k (c_k ~ ||V_k|| grows with T), so off the data a network
 T = 101 approaches its own optimum slowly; at lam = 1e-2 and 10000 steps it is within
 ~1e-2 (two squares) on the test points. ``--full`` uses the paper's lam = 1e-3 and
 width 64 with a 40000-step budget. Presets: ``--quick`` (smoke run,
-T in {2, 11, 101}), default (the issue's grid, 3 seeds), ``--full`` (the paper's width
+T in {2, 11, 101}, one seed), default (the issue's grid, 3 seeds), ``--full`` (the paper's width
 64 for two squares, lam 1e-3, both auxiliary distributions on both datasets, 5 seeds).
 """
 
@@ -42,8 +42,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mtlreg._io import prepare_out, save_figure, use_agg, write_json
+from mtlreg import _style
+from mtlreg._io import prepare_out, write_json
 from mtlreg._validation import check_choice, check_int, check_number
+from mtlreg.experiments._report import network_counts, progress, stationarity
 from mtlreg.kernel import kernel_diagnostics
 from mtlreg.tasks import aux_tasks
 from mtlreg.training import train
@@ -60,8 +62,100 @@ COLUMNS: tuple[str, ...] = (
     "gap", "gap_bound",
     "gap_lower", "rkhs_gap_bound", "bound_holds", "weight_spread", "network_suboptimality",
     "rkhs_objective", "exact_objective", "train_objective", "train_fit", "converged",
-    "steps", "seconds",
+    "rel_change", "flagged", "steps", "seconds",
 )  # fmt: skip
+
+FIGURE_CLAIMS: dict[str, str] = {
+    "kernel_regime_convergence": (
+        "As the number of tasks T grows, output 1 of a trained network approaches the "
+        "kernel ridge regression (RKHS) solution over the network's own neurons, and the "
+        "kernel weights become common to all tasks (docs/theory.md §5)."
+    ),
+    "kernel_regime_two_squares": (
+        "On two squares the network's output 1 and the RKHS solution differ visibly at "
+        "small T and coincide at large T."
+    ),
+}
+
+_RUN_COLUMNS: dict[str, str] = {
+    "dataset": "`two_squares` (8 points in 2-D, no skip) or `random` (N = 20, d = 3, skip)",
+    "aux": "distribution of the auxiliary labels (`bernoulli` or `gaussian`)",
+    "T": "number of tasks (task 1 plus T - 1 auxiliary tasks)",
+    "seed": "seed of the initialisation and of the auxiliary labels",
+    "width": "hidden neurons",
+    "lam": "weight decay strength lam (sum-over-tasks objective)",
+    "n_neurons": "active neurons after pruning",
+    "rkhs_max_distance": "max over test points of |f_1 - RKHS solution| (label units)",
+    "rkhs_rms_distance": "RMS over test points of f_1 - RKHS solution (label units)",
+    "exact_max_distance": "max over test points of |f_1 - exact subproblem solution| "
+    "(label units; training error, 0 at a stationary point)",
+    "exact_rms_distance": "RMS of f_1 - exact subproblem solution (label units)",
+    "kernel_max_distance": "max over test points of |RKHS - exact subproblem solution| "
+    "(label units; the kernel approximation alone)",
+    "gap": "RKHS objective minus exact subproblem objective (label units squared)",
+    "gap_bound": "upper bound (lam/8) sum_k v_k^4 / c_k^3 on gap (label units squared)",
+    "gap_lower": "lower bound on gap (label units squared)",
+    "rkhs_gap_bound": "the bound evaluated at the RKHS solution (label units squared)",
+    "bound_holds": "gap_lower <= gap <= gap_bound (up to rounding)",
+    "weight_spread": "mean over neurons of std_s(c_ks) / mean_s(c_ks): how much the kernel "
+    "weights differ across tasks (unitless; 0: one kernel for all)",
+    "network_suboptimality": "exact subproblem objective at the network's own output "
+    "weights minus its optimum (label units squared)",
+    "rkhs_objective": "optimal value of the RKHS problem (label units squared)",
+    "exact_objective": "optimal value of the exact subproblem (label units squared)",
+    "train_objective": "training objective of the network, all tasks (label units squared)",
+    "train_fit": "data term of the training objective (label units squared)",
+    "converged": "whether the trainer's stopping test passed",
+    "rel_change": "stationarity: relative objective decrease over the last 10% of the "
+    "steps (unitless)",
+    "flagged": "True when the network did not converge",
+    "steps": "optimiser steps",
+    "seconds": "training wall-clock time (s)",
+}
+_SUMMARY_COLUMNS: dict[str, str] = {
+    "dataset": _RUN_COLUMNS["dataset"],
+    "aux": _RUN_COLUMNS["aux"],
+    "T": _RUN_COLUMNS["T"],
+    "n_seeds": "networks (seeds) summarised in the row",
+    "all_bounds_hold": "the gap bounds hold for every seed",
+}
+for _field in (
+    "rkhs_max_distance", "rkhs_rms_distance", "exact_max_distance", "kernel_max_distance",
+    "gap", "gap_bound", "weight_spread",
+):  # fmt: skip
+    for _stat in ("median", "min", "max"):
+        _SUMMARY_COLUMNS[f"{_stat}_{_field}"] = f"{_stat} over seeds of `{_field}` (same units)"
+
+CSV_COLUMNS: dict[str, dict[str, str]] = {
+    "kernel_regime_runs.csv": _RUN_COLUMNS,
+    "kernel_regime_summary.csv": _SUMMARY_COLUMNS,
+}
+
+
+def fitted_rate(T: Any, distance: Any) -> float:
+    """Slope of log(distance) against log(T) by least squares (``nan`` with < 2 points)."""
+    t = np.asarray(T, dtype=float)
+    d = np.asarray(distance, dtype=float)
+    ok = (t > 0) & (d > 0) & np.isfinite(d)
+    if ok.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(t[ok]), np.log(d[ok]), 1)[0])
+
+
+def verdicts(metrics: dict[str, Any]) -> dict[str, str]:
+    """Measured verdict of each figure."""
+    parts = []
+    for dataset in DATASETS:
+        m = metrics.get(dataset)
+        if not m:
+            continue
+        parts.append(
+            f"{dataset}: median distance {m['median_rkhs_distance'][0]:.3g} at T = {m['T'][0]} "
+            f"-> {m['median_rkhs_distance'][-1]:.3g} at T = {m['T'][-1]}, fitted rate "
+            f"T^{m['fitted_rate']:.2f}"
+        )
+    text = "; ".join(parts)
+    return {"kernel_regime_convergence": text, "kernel_regime_two_squares": text}
 
 
 @dataclass(frozen=True)
@@ -79,7 +173,7 @@ class KernelRegimeConfig:
     n_test: int = 2000
 
 
-QUICK = KernelRegimeConfig(tasks=(2, 101), max_steps=8000)
+QUICK = KernelRegimeConfig(tasks=(2, 11, 101), seeds=(0,), max_steps=8000)
 FULL = KernelRegimeConfig(
     seeds=(0, 1, 2, 3, 4), aux="both", width_squares=64, width_random=64, lam=1e-3,
     max_steps=40000,
@@ -163,33 +257,33 @@ def run(out: str | Path, *, quick: bool = False, full: bool = False, **options: 
     surfaces: dict[int, dict[str, NDArray[np.float64]]] = {}
     t_start, cpu_start = time.perf_counter(), time.process_time()
     csv_path = path / "kernel_regime_runs.csv"
+    jobs = [
+        (dataset, aux, n_tasks, seed)
+        for dataset in cfg.datasets
+        for aux in _aux_list(cfg, dataset)
+        for n_tasks in cfg.tasks
+        for seed in cfg.seeds
+    ]
+    datasets = {name: _dataset(name, cfg.n_test) for name in cfg.datasets}
     with csv_path.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
-        for dataset in cfg.datasets:
-            data = _dataset(dataset, cfg.n_test)
+        for dataset, aux, n_tasks, seed in progress(jobs, desc=f"{NAME}: training", unit="net"):
+            data = datasets[dataset]
             width = cfg.width_squares if dataset == "two_squares" else cfg.width_random
-            for aux in _aux_list(cfg, dataset):
-                for n_tasks in cfg.tasks:
-                    for seed in cfg.seeds:
-                        row, net_out = _one_run(data, dataset, aux, n_tasks, seed, width, cfg)
-                        rows.append(row)
-                        writer.writerow(row)
-                        fh.flush()
-                        if (
-                            dataset == "two_squares"
-                            and aux == PAPER_AUX[dataset]
-                            and seed == cfg.seeds[0]
-                            and n_tasks in (min(cfg.tasks), max(cfg.tasks))
-                        ):
-                            surfaces[n_tasks] = net_out
+            row, net_out = _one_run(data, dataset, aux, n_tasks, seed, width, cfg)
+            rows.append(row)
+            writer.writerow(row)
+            fh.flush()
+            if dataset == "two_squares" and aux == PAPER_AUX[dataset] and seed == cfg.seeds[0]:
+                surfaces[n_tasks] = net_out
     summary = _summary(rows)
     _write_summary(path / "kernel_regime_summary.csv", summary)
-    use_agg()
     _plot_convergence(path, summary)
     if surfaces:
-        _plot_surfaces(path, surfaces)
+        _plot_surfaces(path, {t: surfaces[t] for t in (min(surfaces), max(surfaces))})
     metrics = _metrics(cfg, rows, summary)
+    metrics["networks"] = network_counts(rows)
     metrics["seconds"] = time.perf_counter() - t_start
     metrics["cpu_seconds"] = time.process_time() - cpu_start
     write_json(path / "metrics.json", metrics)
@@ -222,6 +316,8 @@ def _one_run(
         "train_objective": result.objective,
         "train_fit": result.fit,
         "converged": result.converged,
+        "rel_change": stationarity(result),
+        "flagged": not result.converged,
         "steps": result.steps,
         "seconds": result.seconds,
     }
@@ -289,6 +385,7 @@ def _metrics(
                 "median_gap_bound": [s["median_gap_bound"] for s in sel],
                 "median_weight_spread": [s["median_weight_spread"] for s in sel],
                 "ratio_last_to_first": med[-1] / med[0] if med and med[0] > 0 else None,
+                "fitted_rate": fitted_rate([s["T"] for s in sel], med),
                 "all_bounds_hold": all(s["all_bounds_hold"] for s in sel),
             }
         main = PAPER_AUX[dataset] if PAPER_AUX[dataset] in by_aux else next(iter(by_aux))
@@ -296,60 +393,105 @@ def _metrics(
     return metrics
 
 
-def _plot_convergence(path: Path, summary: list[dict[str, Any]]) -> None:
-    import matplotlib.pyplot as plt
-
+def _plot_convergence(path: Path, summary: list[dict[str, Any]]) -> Any:
+    """Distance to the RKHS solution against T (log-log, fitted rate) and its two parts."""
     panels = (
-        ("rkhs_max_distance", "max |f_1 - RKHS| (dotted: f_1 - exact, dashed: RKHS - exact)"),
-        ("gap", "objective gap (markers) and bound (dashed)"),
-        ("weight_spread", "spread of c_ks across tasks"),
-    )
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+        ("rkhs_max_distance", "max |$f_1$ - RKHS solution|", "label units"),
+        ("exact_max_distance", "max |$f_1$ - exact subproblem|\n(training error)", "label units"),
+        ("kernel_max_distance", "max |RKHS - exact subproblem|\n(kernel approximation)",
+         "label units"),
+        ("weight_spread", "kernel-weight spread across tasks", None),
+    )  # fmt: skip
     groups = sorted({(s["dataset"], s["aux"]) for s in summary})
-    for i, (dataset, aux) in enumerate(groups):
-        sel = [s for s in summary if (s["dataset"], s["aux"]) == (dataset, aux)]
-        T = np.array([s["T"] for s in sel], dtype=float)
-        color = f"C{i}"
-        for ax, (field, title) in zip(axes, panels, strict=True):
-            med = np.array([s[f"median_{field}"] for s in sel])
-            lo = np.array([s[f"min_{field}"] for s in sel])
-            hi = np.array([s[f"max_{field}"] for s in sel])
-            ax.errorbar(
-                T, med, yerr=[med - lo, hi - med], marker="o", capsize=3, color=color,
-                label=f"{dataset} ({aux})",
-            )  # fmt: skip
-            if field == "gap":
-                bound = np.array([s["median_gap_bound"] for s in sel])
-                ax.plot(T, bound, "--", color=color)
-            if field == "rkhs_max_distance":
-                exact = np.array([s["median_exact_max_distance"] for s in sel])
-                ax.plot(T, exact, ":", color=color)
-                approx = np.array([s["median_kernel_max_distance"] for s in sel])
-                ax.plot(T, approx, "--", color=color, alpha=0.6)
+    with _style.context():
+        fig, axes = _style.subplots(1, len(panels), width=_style.PAGE_WIDTH * 1.25)
+        for i, (dataset, aux) in enumerate(groups):
+            sel = [s for s in summary if (s["dataset"], s["aux"]) == (dataset, aux)]
+            T = np.array([s["T"] for s in sel], dtype=float)
+            for ax, (field, _, _) in zip(axes[0], panels, strict=True):
+                med = np.array([s[f"median_{field}"] for s in sel], dtype=float)
+                lo = np.array([s[f"min_{field}"] for s in sel], dtype=float)
+                hi = np.array([s[f"max_{field}"] for s in sel], dtype=float)
+                label = "_nolegend_"
+                if field == "rkhs_max_distance":
+                    rate = fitted_rate(T, med)
+                    label = (
+                        f"{dataset.replace('_', ' ')} ({aux} aux): fitted rate $T^{{{rate:.2f}}}$"
+                    )
+                ax.errorbar(
+                    T, med, yerr=[med - lo, hi - med], marker=_style.marker(i), capsize=2,
+                    color=_style.color(i), label=label,
+                )  # fmt: skip
+                if field == "rkhs_max_distance" and np.isfinite(rate) and len(T) > 1:
+                    ok = med > 0
+                    coef = np.polyfit(np.log(T[ok]), np.log(med[ok]), 1)
+                    ax.plot(T, np.exp(np.polyval(coef, np.log(T))), ls=":", color=_style.color(i))
+        for ax, (_, name, unit) in zip(axes[0], panels, strict=True):
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_xlabel("number of tasks T")
-            ax.set_title(title, fontsize=10)
-    note = "median, min-max over seeds"
-    axes[0].legend(fontsize=8, title=note, title_fontsize=7)
-    fig.tight_layout()
-    save_figure(fig, path, "kernel_regime_convergence")
+            _style.label(ax, "number of tasks T", name, yunit=unit)
+            _style.plain_ticks(ax)
+            ticks = sorted({float(s["T"]) for s in summary})
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.xaxis.set_minor_formatter("")
+        _style.legend_outside(fig, axes, loc="outside upper center", ncol=2)
+        _style.note(
+            fig,
+            "Median over seeds, bars: min-max. Distances: max over test points. Dotted: "
+            "least-squares fit of log distance against log T. Kernel-weight spread: mean over "
+            "neurons of std/mean across tasks of each neuron's kernel weight (0 = one kernel "
+            "shared by all tasks).",
+        )
+        _style.save(fig, path, "kernel_regime_convergence")
+    return fig
 
 
-def _plot_surfaces(path: Path, surfaces: dict[int, dict[str, NDArray[np.float64]]]) -> None:
-    import matplotlib.pyplot as plt
-
+def _plot_surfaces(path: Path, surfaces: dict[int, dict[str, NDArray[np.float64]]]) -> Any:
+    """Network output 1, RKHS solution and their difference as heat maps, per T."""
     _, g = _grid(61, 2.5)
     X, y = two_squares()
-    gx, gy = np.meshgrid(g, g)
-    fig = plt.figure(figsize=(9, 4.3 * len(surfaces)))
-    for r, n_tasks in enumerate(sorted(surfaces)):
-        for c, key in enumerate(("network", "rkhs")):
-            ax = fig.add_subplot(len(surfaces), 2, 2 * r + c + 1, projection="3d")
-            z = surfaces[n_tasks][key].reshape(gx.shape)
-            ax.plot_surface(gx, gy, z, cmap="viridis", alpha=0.8, linewidth=0)
-            ax.scatter(X[:, 0], X[:, 1], y, color="red", s=20, depthshade=False)
-            label = "network output 1" if key == "network" else "RKHS solution, own neurons"
-            ax.set_title(f"T = {n_tasks}: {label}", fontsize=10)
-    fig.tight_layout()
-    save_figure(fig, path, "kernel_regime_two_squares")
+    order = sorted(surfaces)
+    with _style.context():
+        fig, axes = _style.subplots(
+            len(order), 3, width=_style.PAGE_WIDTH, panel_height=2.3, sharex=True, sharey=True
+        )
+        norm = _style.shared_norm([surfaces[t][k] for t in order for k in ("network", "rkhs")])
+        diffs = [surfaces[t]["network"] - surfaces[t]["rkhs"] for t in order]
+        dnorm = _style.shared_norm(diffs, center=0.0)
+        extent = (g[0], g[-1], g[0], g[-1])
+        images = []
+        for r, n_tasks in enumerate(order):
+            fields = (
+                (surfaces[n_tasks]["network"], norm, _style.SEQUENTIAL, "network, output 1"),
+                (surfaces[n_tasks]["rkhs"], norm, _style.SEQUENTIAL, "RKHS solution"),
+                (diffs[r], dnorm, _style.DIVERGING, "difference"),
+            )
+            for c, (z, nrm, cmap, title) in enumerate(fields):
+                ax = axes[r, c]
+                images.append(
+                    ax.imshow(
+                        z.reshape(len(g), len(g)), origin="lower", extent=extent, cmap=cmap,
+                        norm=nrm, aspect="equal",
+                    )
+                )  # fmt: skip
+                if c < 2:
+                    ax.scatter(
+                        X[:, 0], X[:, 1], c=y, cmap=cmap, norm=nrm, edgecolors="white", s=22,
+                        zorder=3,
+                    )  # fmt: skip
+                else:
+                    ax.scatter(X[:, 0], X[:, 1], color="black", s=8, zorder=3)
+                    diff = float(np.max(np.abs(diffs[r])))
+                    title += f" (max {diff:.2g})"
+                ax.set_title(f"T = {n_tasks}: {title}", fontsize=7)
+                ax.grid(False)
+                _style.label(ax, "$x_1$", "$x_2$")
+        _style.colorbar(fig, images[0], axes[:, :2], "output 1 (label units)")
+        _style.colorbar(fig, images[2], axes[:, 2], "difference (label units)")
+        _style.note(
+            fig,
+            "Two squares; dots: the data. Difference: network output 1 - RKHS solution. "
+            "One colour scale for all outputs, one for all differences.",
+        )
+        _style.save(fig, path, "kernel_regime_two_squares")
+    return fig
