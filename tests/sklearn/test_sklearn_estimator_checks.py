@@ -1,4 +1,7 @@
-"""scikit-learn's own estimator test-suite, run on AuxTaskRegressor (no skips, no xfails)."""
+"""scikit-learn's own estimator test-suite on AuxTaskRegressor and InducedKernelRidge.
+
+No skips, no xfails.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mtlreg.sklearn import AuxTaskRegressor
+from mtlreg.sklearn import AuxTaskRegressor, InducedKernelRidge
 
 # Small width and step budget keep the ~60 checks fast; the checks' own accuracy
 # floor (check_regressors_train: R^2 > 0.5 on training data) still holds.
@@ -16,7 +19,11 @@ FAST = {"width": 16, "max_iter": 150, "random_state": 0}
 
 
 @parametrize_with_checks(
-    [AuxTaskRegressor(**FAST), AuxTaskRegressor(n_aux_tasks=0, standardize=False, **FAST)],
+    [
+        AuxTaskRegressor(**FAST),
+        AuxTaskRegressor(n_aux_tasks=0, standardize=False, **FAST),
+        InducedKernelRidge(n_aux_tasks=3, **FAST),
+    ],
     expected_failed_checks=lambda est: {},
 )
 def test_sklearn_estimator_checks(estimator, check, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,10 +25,17 @@ class AuxTaskRegressor(RegressorMixin, BaseEstimator):
 
     Fits ``f(x) = sum_k v_k relu(w_k . x + b_k) + A x + c`` with one output per real
     target and ``n_aux_tasks`` further outputs whose labels are i.i.d. noise, by
-    minimising ``(1/N) sum_i ||y_i - f(x_i)||^2 + alpha * WD`` (sum over all outputs,
-    WD = 1/2 sum_k ||w_k||^2 + ||v_k||^2). Only the real outputs are predicted: the
-    auxiliary tasks act purely as a regularizer. ``n_aux_tasks=0`` is plain weight
-    decay on the real target(s).
+    minimising the package objective (docs/theory.md §1)::
+
+        (1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty
+
+    with ``lam = alpha``, the sum running over all outputs and the penalty the weight
+    decay ``1/2 sum_k ||w_k||^2 + ||v_k||^2`` (docs/theory.md §2). Only the real
+    outputs are predicted: the auxiliary tasks act purely as a regularizer.
+    ``n_aux_tasks=0`` is plain weight decay on the real target(s). Training is
+    :func:`mtlreg.training.train` with its ``"continuation"`` recipe (Adam with a
+    continuation in lam over the first half of the steps, then a learning rate
+    decayed 100-fold); there is no second-order polish.
 
     Parameters
     ----------
@@ -40,22 +47,35 @@ class AuxTaskRegressor(RegressorMixin, BaseEstimator):
         Scale of the auxiliary labels, in units of the (standardised) targets.
     width : int, default=64
         Number of hidden ReLU neurons.
-    alpha : float, default=1e-3
-        Weight-decay strength lambda (in standardised units when ``standardize``).
+    alpha : float, default=0.1
+        Weight-decay strength: the package's ``lam`` (named ``alpha`` as in
+        scikit-learn; in standardised units when ``standardize``). Smaller values
+        fit more closely but train more slowly. Measured on diabetes (``n_aux_tasks``
+        0 and 10): the objective after 500 steps is within 1e-4 (relative) of a
+        5000-step run at ``alpha=0.1``, 3 % above it at ``1e-2`` and 10-60 % above
+        it at ``1e-3``; raise ``max_iter`` for small ``alpha``.
     skip : bool, default=True
         Include the unregularised linear skip connection ``A x + c``.
-    max_iter : int, default=1000
-        Optimisation steps (Adam with a decaying rate, then an L-BFGS polish).
-    tol : float, default=1e-7
-        Relative objective change (over 1000 steps) at which training stops early.
-        A ``ConvergenceWarning`` is raised only when the objective was still falling
-        materially at the end: by more than 0.1 % (relative) over the last tenth of
-        the steps.
+    max_iter : int, default=500
+        Maximum number of Adam steps.
+    tol : float, default=1e-4
+        Convergence tolerance, for every ``max_iter``: training has converged when
+        the objective fell by at most ``tol`` (relative) over the last tenth of the
+        steps (``converged_``). The learning rate is small by then, so this says
+        that training settled, not how far the objective is from a minimum. Runs
+        longer than 4000 steps also stop early once the objective moves by at most
+        ``tol`` (relative) over 1000 steps of the final phase (the stopping rule of
+        :func:`mtlreg.training.train`). A ``ConvergenceWarning`` is raised when
+        training has not converged.
+    n_init : int, default=1
+        Initialisations trained together as one batch; the lowest final objective
+        wins (``restarts`` of :func:`mtlreg.training.train`; each costs about as much
+        as the first).
     standardize : bool, default=True
         Centre and scale inputs and targets to unit variance before training
         (predictions are mapped back).
     random_state : int, RandomState instance or None, default=None
-        Seeds the auxiliary labels and the initialisation.
+        Seeds the auxiliary labels and the initialisation (the package's ``seed``).
     device : str or torch.device, default="cpu"
         Where to train (e.g. ``"cuda"``). The fitted network is moved to the CPU.
 
@@ -64,6 +84,9 @@ class AuxTaskRegressor(RegressorMixin, BaseEstimator):
     net_ : ShallowReLUNet
         The trained network (standardised units), with ``n_outputs_ + n_aux_tasks``
         outputs: the real targets first.
+    result_ : mtlreg.training.TrainResult
+        The training result (the package's result protocol: ``objective``, ``fit``,
+        ``penalty``, ``n_iter``, ``seconds``, ...; no lower bound, so ``gap`` is nan).
     n_outputs_ : int
         Number of real targets.
     n_features_in_ : int
@@ -73,12 +96,14 @@ class AuxTaskRegressor(RegressorMixin, BaseEstimator):
     x_mean_, x_scale_, y_mean_, y_scale_ : ndarray
         The standardisation (zeros and ones when ``standardize=False``).
     n_iter_ : int
-        Optimisation steps taken.
+        Adam steps taken.
     objective_ : float
         Final training objective (all outputs, standardised units).
     final_decrease_ : float
-        Relative decrease of the objective over the last tenth of the steps (the
-        quantity behind the ``ConvergenceWarning``; ~0 when training settled).
+        Relative decrease of the objective over the last tenth of the steps (~0 when
+        training settled; negative when it rose).
+    converged_ : bool
+        Whether training converged in the sense of ``tol``.
 
     Example
     -------
@@ -87,7 +112,7 @@ class AuxTaskRegressor(RegressorMixin, BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.uniform(-1, 1, (40, 2))
     >>> y = np.sin(2 * X[:, 0]) + X[:, 1]
-    >>> reg = AuxTaskRegressor(n_aux_tasks=5, width=16, max_iter=300, random_state=0).fit(X, y)
+    >>> reg = AuxTaskRegressor(n_aux_tasks=5, width=16, random_state=0).fit(X, y)
     >>> reg.predict(X).shape
     (40,)
     >>> reg.score(X, y) > 0.9
@@ -103,6 +128,7 @@ class AuxTaskRegressor(RegressorMixin, BaseEstimator):
         "skip": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
         "standardize": ["boolean"],
         "random_state": ["random_state"],
         "device": [str, torch.device],
@@ -114,10 +140,11 @@ class AuxTaskRegressor(RegressorMixin, BaseEstimator):
         aux_dist: str = "gaussian",
         aux_scale: float = 1.0,
         width: int = 64,
-        alpha: float = 1e-3,
+        alpha: float = 0.1,
         skip: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-7,
+        max_iter: int = 500,
+        tol: float = 1e-4,
+        n_init: int = 1,
         standardize: bool = True,
         random_state: int | np.random.RandomState | None = None,
         device: str | torch.device = "cpu",
@@ -130,6 +157,7 @@ class AuxTaskRegressor(RegressorMixin, BaseEstimator):
         self.skip = skip
         self.max_iter = max_iter
         self.tol = tol
+        self.n_init = n_init
         self.standardize = standardize
         self.random_state = random_state
         self.device = device
@@ -157,21 +185,26 @@ class AuxTaskRegressor(RegressorMixin, BaseEstimator):
             lam=float(self.alpha),
             skip=bool(self.skip),
             seed=init_seed,
+            method="continuation",
             max_steps=self.max_iter,
             tol=float(self.tol),
+            restarts=self.n_init,
             device=self.device,
             progress=False,
-            log_every=max(1, self.max_iter // 20),
+            log_every=max(1, self.max_iter // 50),
         )
+        self.result_ = result
         self.net_: ShallowReLUNet = result.net.cpu()
-        self.n_iter_ = int(result.steps)
+        self.n_iter_ = int(result.n_iter)
         self.objective_ = float(result.objective)
         self.final_decrease_, window = final_decrease(result.history.step, result.history.objective)
-        if not result.converged and self.final_decrease_ > MATERIAL_DECREASE:
+        self.converged_ = bool(result.converged) or self.final_decrease_ <= self.tol
+        if not self.converged_:
             warnings.warn(
                 f"AuxTaskRegressor: the training objective was still falling after "
-                f"max_iter={self.max_iter} steps (by {100 * self.final_decrease_:.2g}% over "
-                f"the last {window} steps); increase `max_iter`.",
+                f"max_iter={self.max_iter} steps (by {self.final_decrease_:.2g}, relative, "
+                f"over the last {window} steps; tol={self.tol:g}); increase `max_iter` or "
+                "`tol`.",
                 ConvergenceWarning,
                 stacklevel=3,  # the caller of fit, past sklearn's _fit_context wrapper
             )
@@ -192,10 +225,6 @@ class AuxTaskRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
-
-
-#: Relative decrease over the last tenth of training above which fit() warns.
-MATERIAL_DECREASE = 1e-3
 
 
 def final_decrease(steps: NDArray[np.int64], objective: NDArray[np.float64]) -> tuple[float, int]:

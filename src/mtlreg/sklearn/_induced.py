@@ -52,6 +52,8 @@ class InducedKernelRidge(RegressorMixin, BaseEstimator):
         The fitted network.
     solutions_ : list of mtlreg.kernel.RKHSSolution
         One RKHS solution per real target.
+    n_iter_ : int
+        Training steps of the network (``network_.n_iter_``).
     n_features_in_ : int
         Number of input features.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -109,6 +111,7 @@ class InducedKernelRidge(RegressorMixin, BaseEstimator):
         xs = self._standardised(X)
         ys = (y.reshape(len(xs), -1) - reg.y_mean_) / reg.y_scale_
         self._y_ndim = y.ndim
+        self.n_iter_ = reg.n_iter_
         self.solutions_ = [
             rkhs_solve(induced_kernel(reg.net_, task=k), xs, ys[:, k], float(self.ridge))
             for k in range(ys.shape[1])
