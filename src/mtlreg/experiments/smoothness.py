@@ -110,7 +110,7 @@ class SmoothnessConfig:
 
 
 QUICK = SmoothnessConfig(
-    dims=(2,), seeds=(0,), lams=(1e-4, 1e-3, 1e-2, 1e-1, 1.0), n_aux=(5,), scales=(1.0,),
+    dims=(2,), seeds=(0,), lams=(1e-4, 1e-2, 1.0), n_aux=(5,), scales=(1.0,),
     max_steps=1000, authors_steps=1500, n_test=1000,
 )  # fmt: skip
 
