@@ -150,12 +150,12 @@ def test_sampled_patterns_give_an_upper_bound() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"X": np.zeros((0, 2)), "y": np.zeros(0), "lam": 1.0}, "Parameter `X`"),
-        ({"X": [[0.0], [np.nan]], "y": [0.0, 1.0], "lam": 1.0}, "Parameter `X`"),
-        ({"X": [[0.0], [1.0]], "y": [0.0, np.nan], "lam": 1.0}, "Parameter `y`"),
-        ({"X": [[0.0], [1.0]], "y": [0.0, 1.0, 2.0], "lam": 1.0}, "Parameter `y`"),
-        ({"X": [[0.0], [1.0]], "y": [0.0, 1.0], "lam": 0.0}, "Parameter `lam`"),
-        ({"X": [[0.0], [1.0]], "y": [0.0, 1.0], "lam": -1.0}, "Parameter `lam`"),
+        ({"X": np.zeros((0, 2)), "Y": np.zeros(0), "lam": 1.0}, "Parameter `X`"),
+        ({"X": [[0.0], [np.nan]], "Y": [0.0, 1.0], "lam": 1.0}, "Parameter `X`"),
+        ({"X": [[0.0], [1.0]], "Y": [0.0, np.nan], "lam": 1.0}, "Parameter `Y`"),
+        ({"X": [[0.0], [1.0]], "Y": [0.0, 1.0, 2.0], "lam": 1.0}, "Parameter `Y`"),
+        ({"X": [[0.0], [1.0]], "Y": [0.0, 1.0], "lam": 0.0}, "Parameter `lam`"),
+        ({"X": [[0.0], [1.0]], "Y": [0.0, 1.0], "lam": -1.0}, "Parameter `lam`"),
     ],
 )
 def test_bad_input(kwargs: dict, match: str) -> None:

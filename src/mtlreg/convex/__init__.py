@@ -1,18 +1,19 @@
-"""Exact convex solvers and optimality certificates (docs/theory.md §4).
+"""Certified global optima of shallow ReLU networks (docs/theory.md §4, docs/certified.md).
 
-- :func:`solve`: the Pilanci–Ergen convex program of the single-output weight-decay
-  problem, exact over all activation patterns (:func:`enumerate_patterns`), with a
-  dual lower bound that certifies the answer and :meth:`ConvexSolution.to_network`.
-- :func:`certificate`: a trained network's objective minus the exact optimum.
-- :func:`group_lasso`: the multi-output group lasso over a dictionary of ReLU atoms
-  (sklearn ``MultiTaskLasso`` scaling), working sets + Anderson-accelerated block
-  coordinate descent in torch/numpy, with a duality-gap certificate and warm-started
-  paths (:func:`group_lasso_path`).
+Every solver here minimises the package objective
+``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty``, penalty = the weight decay at
+balance ``sum_k ||w_k|| ||v_k||`` (biases free, the skip connection free when ``skip``).
 
-Conventions: ``solve`` and ``certificate`` use the package objective
-``(1/N) sum_i (y_i - f(x_i))^2 + lam * VV``; ``group_lasso`` minimises
-``1/(2N)||Y - Phi V||^2 + lam sum_k ||V_k||`` (half of the package objective at
-``2 * lam``).
+- :func:`solve`: the global optimum for any number of outputs, with a certified
+  lower bound. ``method="cg"``: column generation over the continuous set of ReLU
+  atoms with the exact dual oracle (:func:`dual_norm`; exact for d <= 2, sampled and
+  flagged ``exact=False`` above). ``method="patterns"``: the Pilanci–Ergen program
+  over all activation patterns (one output; :func:`enumerate_patterns`).
+- :func:`certificate`: a network's objective, a lower bound on the global optimum,
+  their gap, and whether the bound is exact; :func:`network_objective`;
+  :func:`dual_lower_bound` from any fitted values.
+- :func:`group_lasso`: the multi-output group lasso over a fixed dictionary of ReLU
+  atoms, with a duality-gap certificate and warm-started paths.
 
 >>> import numpy as np
 >>> from mtlreg import convex
@@ -24,9 +25,13 @@ Conventions: ``solve`` and ``certificate`` use the package objective
 >>> net = sol.to_network()
 >>> bool(np.allclose(net.predict(X)[:, 0], sol.predictions, atol=1e-7))
 True
+>>> cg = convex.solve(X, y, lam=1e-3, method="cg")
+>>> abs(cg.objective - sol.objective) < 1e-6 * sol.objective
+True
 """
 
 from mtlreg.convex._certificate import Certificate, certificate, network_objective
+from mtlreg.convex._certified import CertifiedSolution, dual_lower_bound
 from mtlreg.convex._group_lasso import (
     GroupLassoResult,
     group_lasso,
@@ -35,22 +40,30 @@ from mtlreg.convex._group_lasso import (
     relu_dictionary,
     relu_features,
 )
+from mtlreg.convex._oracle import EXACT_DIMS, OracleResult, dual_norm
 from mtlreg.convex._patterns import (
     MAX_PATTERNS,
     count_patterns_bound,
     enumerate_patterns,
     sample_patterns,
 )
-from mtlreg.convex._single import ConvexSolution, dual_bound, solve
+from mtlreg.convex._single import ConvexSolution, dual_bound
+from mtlreg.convex._solve import METHODS, solve
 
 __all__ = [
+    "EXACT_DIMS",
     "MAX_PATTERNS",
+    "METHODS",
     "Certificate",
+    "CertifiedSolution",
     "ConvexSolution",
     "GroupLassoResult",
+    "OracleResult",
     "certificate",
     "count_patterns_bound",
     "dual_bound",
+    "dual_lower_bound",
+    "dual_norm",
     "enumerate_patterns",
     "group_lasso",
     "group_lasso_path",

@@ -14,6 +14,7 @@ answer comes with its own Lagrange-dual lower bound, so ``gap`` proves the accur
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
 
+from mtlreg._result import relative_gap as _relative_gap
 from mtlreg._validation import check_choice, check_inputs, check_int, check_number, check_seed
 from mtlreg.convex._patterns import MAX_PATTERNS, enumerate_patterns, sample_patterns
 from mtlreg.model import ShallowReLUNet
@@ -66,11 +68,30 @@ class ConvexSolution:
     patterns: NDArray[np.bool_] = field(repr=False)
     predictions: NDArray[np.float64] = field(repr=False)
     info: dict[str, Any] = field(default_factory=dict, repr=False)
+    n_iter: int = 0
+    seconds: float = float("nan")
 
     @property
     def relative_gap(self) -> float:
-        """``gap / max(|objective|, tiny)``."""
-        return self.gap / max(abs(self.objective), 1e-300)
+        """``gap / |objective|``."""
+        return _relative_gap(self.gap, self.objective)
+
+    @property
+    def converged(self) -> bool:
+        """The solver reported optimality and every pattern was used."""
+        return self.exact and self.info.get("status") == "optimal"
+
+    def predict(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Evaluate the solution on inputs (M,) or (M, d); returns (M, 1)."""
+        x = check_inputs(X, "X")
+        d = self.U.shape[1] - 1
+        if x.shape[1] != d:
+            raise ValueError(f"Parameter `X` should have {d} column(s). Found shape {x.shape}.")
+        xb = np.concatenate([x, np.ones((x.shape[0], 1))], axis=1)
+        out = np.maximum(xb @ self.U.T, 0.0).sum(axis=1) - np.maximum(xb @ self.U_neg.T, 0.0).sum(
+            axis=1
+        )
+        return (out + x @ self.skip_weight + self.skip_bias)[:, None]
 
     def to_network(self, tol: float = 1e-9, dtype: torch.dtype = torch.float64) -> ShallowReLUNet:
         """An equivalent balanced :class:`~mtlreg.ShallowReLUNet` (same predictions).
@@ -116,7 +137,7 @@ class ConvexSolution:
         return net
 
 
-def solve(
+def solve_patterns(
     X: ArrayLike,
     y: ArrayLike,
     lam: float,
@@ -129,10 +150,11 @@ def solve(
     solver: str = "CLARABEL",
     solver_options: dict[str, Any] | None = None,
 ) -> ConvexSolution:
-    """Globally optimal shallow ReLU network for one output, by convex optimisation.
+    """Globally optimal shallow ReLU network for one output, over all activation patterns.
 
-    Minimises ``(1/N) sum_i (y_i - f(x_i))^2 + lam * WD`` over networks of any width
-    (bias unpenalised; with ``skip`` a free affine term ``A x + c``).
+    Minimises ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` (penalty = weight decay
+    at balance) over networks of any width (bias unpenalised; with ``skip`` a free affine
+    term ``A x + c``). This is :func:`mtlreg.convex.solve` with ``method="patterns"``.
 
     Parameters
     ----------
@@ -152,12 +174,13 @@ def solve(
 
     Example
     -------
-    >>> sol = solve([0.0, 1.0, 2.0], [0.0, 1.0, 0.0], lam=1e-3)
+    >>> sol = solve_patterns([0.0, 1.0, 2.0], [0.0, 1.0, 0.0], lam=1e-3)
     >>> round(sol.penalty, 3), sol.gap < 1e-8
     (1.991, True)
     """
     import cvxpy as cp
 
+    start = time.perf_counter()
     x = check_inputs(X, "X")
     yv = np.asarray(y, dtype=np.float64)
     if yv.ndim == 2 and yv.shape[1] == 1:
@@ -251,6 +274,8 @@ def solve(
             "n_patterns": n_pat,
             "solver_time": prob.solver_stats.solve_time,
         },
+        n_iter=int(prob.solver_stats.num_iters or 0),
+        seconds=time.perf_counter() - start,
     )
 
 
@@ -346,4 +371,4 @@ def _pattern_max(
     return float(np.linalg.norm(g[:d]))
 
 
-__all__ = ["ConvexSolution", "dual_bound", "solve"]
+__all__ = ["ConvexSolution", "dual_bound", "solve_patterns"]

@@ -1,0 +1,746 @@
+"""Certified global optima of the multi-task weight-decay problem (docs/theory.md §4).
+
+The network problem
+
+    (1/N) sum_i ||y_i - f(x_i)||^2 + lam * sum_k ||w_k|| ||v_k||
+
+(weight decay at balance; biases and the optional skip connection free) equals the
+infinite group lasso over the atoms ``relu(X w + b)``, ``||w|| = 1``, with vector
+coefficients ``V_k`` in R^T and penalty ``lam sum_k ||V_k||``. Its dual is
+
+    max  <Z, Y> - (N/4) ||Z||_F^2   s.t.  Lambda(Z) <= lam,  Z orthogonal to the free part,
+
+so any residual gives a lower bound (:func:`dual_lower_bound`) once the oracle
+``Lambda`` (:mod:`mtlreg.convex._oracle`) is exact, i.e. for d <= 2.
+:func:`solve_certified` is column generation on this pair: add the oracle's atom,
+solve the finite group lasso over the active atoms by block coordinate descent, let
+the active neurons slide (L-BFGS on their directions and coefficients with their
+pivot data point fixed), prune, and stop when the certified relative gap is <= tol.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse as sp
+import torch
+from numpy.typing import ArrayLike, NDArray
+from threadpoolctl import threadpool_limits
+
+from mtlreg._result import relative_gap as _relative_gap
+from mtlreg._validation import check_inputs, check_int, check_number, check_targets
+from mtlreg.convex._oracle import EXACT_DIMS, OracleResult, dual_norm
+from mtlreg.model import ShallowReLUNet
+
+
+@dataclass(frozen=True)
+class CertifiedSolution:
+    """A shallow ReLU network with a certified lower bound on the global optimum.
+
+    Satisfies :class:`mtlreg._result.SolverResult`: ``objective = fit + lam * penalty``
+    with ``penalty = sum_k ||V_k||`` (``||w_k|| = 1``), ``lower_bound`` a dual value
+    (rigorous when ``exact``; only a sampled estimate otherwise), ``gap = objective -
+    lower_bound`` (never clipped). The network is ``f(x) = sum_k V_k relu(w_k . x +
+    b_k) + A x + c`` with ``A = 0`` without skip.
+    """
+
+    objective: float
+    fit: float
+    penalty: float
+    lower_bound: float
+    lam: float
+    skip: bool
+    exact: bool
+    n_iter: int
+    converged: bool
+    seconds: float
+    weights: NDArray[np.float64] = field(repr=False)
+    biases: NDArray[np.float64] = field(repr=False)
+    V: NDArray[np.float64] = field(repr=False)
+    skip_weight: NDArray[np.float64] = field(repr=False)
+    skip_bias: NDArray[np.float64] = field(repr=False)
+    predictions: NDArray[np.float64] = field(repr=False)
+    dual_value: float = field(default=float("nan"), repr=False)
+    history: tuple[tuple[float, float], ...] = field(default=(), repr=False)
+    info: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def gap(self) -> float:
+        """``objective - lower_bound`` (never clipped)."""
+        return self.objective - self.lower_bound
+
+    @property
+    def relative_gap(self) -> float:
+        """``gap / |objective|``."""
+        return _relative_gap(self.gap, self.objective)
+
+    @property
+    def n_neurons(self) -> int:
+        """Number of neurons of the solution."""
+        return int(self.weights.shape[0])
+
+    def predict(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Evaluate the solution on inputs (M,) or (M, d); returns (M, T)."""
+        x = check_inputs(X, "X")
+        d = self.weights.shape[1]
+        if x.shape[1] != d:
+            raise ValueError(f"Parameter `X` should have {d} column(s). Found shape {x.shape}.")
+        feats = np.maximum(x @ self.weights.T + self.biases, 0.0)
+        return feats @ self.V + x @ self.skip_weight.T + self.skip_bias
+
+    def to_network(self, dtype: torch.dtype = torch.float64) -> ShallowReLUNet:
+        """The balanced network (``||w_k|| = ||v_k||``), same predictions and VV penalty.
+
+        Without skip the free constant becomes a neuron with ``w = 0`` (VV cost 0) and a
+        large bias with a tiny output weight.
+        """
+        d = self.weights.shape[1]
+        t = self.V.shape[1]
+        vn = np.linalg.norm(self.V, axis=1)
+        root = np.sqrt(vn)
+        keep = vn > 0
+        w = self.weights[keep] * root[keep, None]
+        b = self.biases[keep] * root[keep]
+        v = self.V[keep] / root[keep, None]
+        const = self.skip_bias
+        if not self.skip and np.any(const != 0.0):
+            eps = 1e-6
+            scale = float(np.abs(const).max())
+            w = np.concatenate([w, np.zeros((1, d))])
+            b = np.concatenate([b, [scale / eps]])
+            v = np.concatenate([v, (const * eps / scale)[None, :]])
+        if len(w) == 0:
+            w, b, v = np.zeros((1, d)), np.zeros(1), np.zeros((1, t))
+        net = ShallowReLUNet(d, t, len(w), skip=self.skip, dtype=dtype)
+        with torch.no_grad():
+            net.w.copy_(torch.as_tensor(w))
+            net.b.copy_(torch.as_tensor(b))
+            net.v.copy_(torch.as_tensor(v))
+            if net.A is not None and net.c is not None:
+                net.A.copy_(torch.as_tensor(self.skip_weight))
+                net.c.copy_(torch.as_tensor(self.skip_bias))
+        return net
+
+
+# ----------------------------------------------------------------------------- duality
+class _Free:
+    """Projection onto the complement of the free part (constants, or [X, 1] with skip)."""
+
+    def __init__(self, x: NDArray[np.float64], skip: bool) -> None:
+        n = x.shape[0]
+        basis = np.column_stack([x, np.ones(n)]) if skip else np.ones((n, 1))
+        q, r = np.linalg.qr(basis)
+        rank = int((np.abs(np.diag(r)) > 1e-12 * max(np.abs(r).max(), 1e-300)).sum())
+        self.q = q[:, :rank] if rank < q.shape[1] else q
+        self.basis = basis
+
+    def __call__(self, a: NDArray[np.float64]) -> NDArray[np.float64]:
+        return a - self.q @ (self.q.T @ a)
+
+    def affine(self, a: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Coefficients (p, T) of the least-squares free part of ``a`` in ``basis``."""
+        coef = np.asarray(np.linalg.lstsq(self.basis, a, rcond=None)[0], dtype=np.float64)
+        return coef
+
+
+def _bound_from_residual(
+    free: _Free,
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    resid: NDArray[np.float64],
+    lam: float,
+    rng: np.random.Generator | None,
+) -> tuple[float, OracleResult]:
+    """Dual value of the best multiple of ``(2/N) P resid`` that is feasible."""
+    n = y.shape[0]
+    z0 = (2.0 / n) * free(resid)
+    orc = dual_norm(x, z0, rng=rng)
+    zy = float((z0 * y).sum())
+    zz = float((z0 * z0).sum())
+    if zz == 0.0:
+        return 0.0, orc
+    s = max(zy / (0.5 * n * zz), 0.0)
+    if orc.value > 0.0:
+        s = min(s, lam / orc.value)
+    return s * zy - 0.25 * n * s * s * zz, orc
+
+
+def dual_lower_bound(
+    X: ArrayLike,
+    Y: ArrayLike,
+    predictions: ArrayLike,
+    lam: float,
+    *,
+    skip: bool = False,
+    seed: int | np.random.Generator | None = None,
+) -> tuple[float, bool]:
+    """A lower bound on the global optimum from any fitted values (docs/theory.md §4).
+
+    The optimum of ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` (penalty = weight
+    decay at balance, biases and skip free) is at least ``<Z, Y> - (N/4)||Z||_F^2`` for
+    every ``Z`` orthogonal to the free part with ``Lambda(Z) <= lam``. We take ``Z`` the
+    best feasible multiple of ``(2/N) P (Y - predictions)``. Returns ``(bound, exact)``:
+    ``exact`` is True when Lambda was computed exactly (d <= 2); otherwise the bound is
+    only *sampled* (not certified).
+    """
+    x = check_inputs(X, "X")
+    y = _targets(Y, x.shape[0])
+    f = np.asarray(predictions, dtype=np.float64).reshape(y.shape)
+    lam = check_number(lam, "lam", low=0.0, low_inclusive=False)
+    bound, orc = _bound_from_residual(_Free(x, skip), x, y, y - f, lam, _rng(seed))
+    return bound, orc.exact
+
+
+# ----------------------------------------------------------------------- finite problem
+#: largest number of coefficients (atoms x outputs) handed to the interior point solver
+_CONIC_SIZE = 2500
+
+
+def _features(
+    x: NDArray[np.float64], piv: NDArray[np.intp], dirs: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """relu(w_k . (x_j - x_{p_k})), shape (N, K)."""
+    return np.maximum(x @ dirs.T - (x[piv] * dirs).sum(axis=1)[None, :], 0.0)
+
+
+def _group_lasso_bcd(
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+    v: NDArray[np.float64],
+    lam: float,
+    *,
+    sweeps: int,
+    tol: float,
+) -> NDArray[np.float64]:
+    """Block coordinate descent on (1/N)||b - a v||^2 + lam sum_k ||v_k|| (exact block steps)."""
+    n = a.shape[0]
+    sq = (a * a).sum(axis=0)
+    resid = b - a @ v
+    thr = 0.5 * lam * n
+    for _ in range(sweeps):
+        change = 0.0
+        for k in range(a.shape[1]):
+            if sq[k] <= 0.0:
+                v[k] = 0.0
+                continue
+            c = a[:, k] @ resid + sq[k] * v[k]
+            cn = float(np.sqrt(c @ c))
+            new = (max(0.0, 1.0 - thr / cn) / sq[k]) * c if cn > 0 else 0.0 * c
+            delta = new - v[k]
+            step = float(np.sqrt(delta @ delta))
+            if step > 0.0:
+                resid -= a[:, k, None] * delta[None, :]
+                change = max(change, step * np.sqrt(sq[k]))
+                v[k] = new
+        if change <= tol:
+            break
+    return v
+
+
+def _gl_value(
+    a: NDArray[np.float64], b: NDArray[np.float64], v: NDArray[np.float64], lam: float
+) -> float:
+    r = b - a @ v
+    return float((r * r).sum()) / a.shape[0] + lam * float(np.linalg.norm(v, axis=1).sum())
+
+
+def _group_lasso_newton(
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+    v: NDArray[np.float64],
+    lam: float,
+    max_steps: int = 50,
+) -> NDArray[np.float64]:
+    """Damped Newton on the blocks of ``v`` (all nonzero), where the objective is smooth.
+
+    Stops (returning the last iterate) when a block would reach zero: block coordinate
+    descent then decides whether it leaves the support.
+    """
+    n = a.shape[0]
+    k, t = v.shape
+    if k == 0 or k * t > 3000:
+        return v
+    gram = (2.0 / n) * (a.T @ a)
+    atb = (2.0 / n) * (a.T @ b)
+    current = _gl_value(a, b, v, lam)
+    eye = np.eye(t)
+    for _ in range(max_steps):
+        norms = np.linalg.norm(v, axis=1)
+        if norms.min() <= 0.0:
+            return v
+        u = v / norms[:, None]
+        grad = gram @ v - atb + lam * u
+        hess = np.kron(gram, eye)
+        for j in range(k):
+            sl = slice(j * t, (j + 1) * t)
+            hess[sl, sl] += (lam / norms[j]) * (eye - np.outer(u[j], u[j]))
+        try:
+            delta = np.linalg.solve(hess, grad.ravel()).reshape(k, t)
+        except np.linalg.LinAlgError:
+            return v
+        decrement = float((grad * delta).sum())
+        if not np.isfinite(decrement) or decrement <= 1e-16 * max(abs(current), 1e-300):
+            return v
+        size = 1.0
+        while size >= 1e-8:
+            cand = v - size * delta
+            new = _gl_value(a, b, cand, lam)
+            if new <= current - 0.25 * size * decrement:
+                break
+            size *= 0.5
+        else:
+            return v
+        v, current = cand, new
+    return v
+
+
+def _group_lasso_conic(
+    a: NDArray[np.float64], b: NDArray[np.float64], lam: float
+) -> NDArray[np.float64] | None:
+    """The finite group lasso as a second-order cone program, solved by Clarabel.
+
+    Variables ``(V, s, r)``: minimise ``(1/N)||r||^2 + lam sum_k s_k`` subject to
+    ``r + A V = b`` and ``||V_k|| <= s_k``. Returns ``None`` if the solver fails.
+    """
+    import clarabel
+
+    n, k = a.shape
+    t = b.shape[1]
+    nv, nr = k * t, n * t
+    nx = nv + k + nr
+    p_mat = sp.csc_matrix(
+        (np.full(nr, 2.0 / n), (np.arange(nv + k, nx), np.arange(nv + k, nx))), shape=(nx, nx)
+    )
+    q = np.concatenate([np.zeros(nv), np.full(k, lam), np.zeros(nr)])
+    # r + (A kron I) vec(V) = vec(b), row-major vec
+    eq = sp.hstack(
+        [sp.kron(sp.csr_matrix(a), sp.identity(t)), sp.csr_matrix((nr, k)), sp.identity(nr)]
+    )
+    rows, cols = [], []
+    for j in range(k):
+        rows.append(j * (t + 1))
+        cols.append(nv + j)
+        rows.extend(range(j * (t + 1) + 1, (j + 1) * (t + 1)))
+        cols.extend(range(j * t, (j + 1) * t))
+    soc = sp.csc_matrix(
+        (-np.ones(len(rows)), (np.array(rows), np.array(cols))), shape=(k * (t + 1), nx)
+    )
+    a_mat = sp.csc_matrix(sp.vstack([eq, soc]))
+    rhs = np.concatenate([b.ravel(), np.zeros(k * (t + 1))])
+    cones = [clarabel.ZeroConeT(nr)] + [clarabel.SecondOrderConeT(t + 1)] * k
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = 1e-12
+    settings.tol_gap_rel = 1e-12
+    settings.tol_feas = 1e-12
+    settings.max_iter = 200
+    settings.max_threads = 1
+    sol = clarabel.DefaultSolver(p_mat, q, a_mat, rhs, cones, settings).solve()
+    if "Solved" not in str(sol.status):
+        return None
+    return np.asarray(sol.x)[:nv].reshape(k, t)
+
+
+def _group_lasso(
+    a: NDArray[np.float64],
+    b: NDArray[np.float64],
+    v: NDArray[np.float64],
+    lam: float,
+    tol: float,
+    *,
+    conic: bool = True,
+) -> NDArray[np.float64]:
+    """The finite group lasso over fixed atoms: an interior point solve (Clarabel), its
+    negligible blocks set to zero, then Newton and block coordinate descent to polish.
+    Falls back to block coordinate descent alone if the conic solve fails."""
+    ipm = None
+    if conic and a.shape[1] * b.shape[1] <= _CONIC_SIZE:
+        ipm = _group_lasso_conic(a, b, lam)
+    if ipm is not None:
+        norms = np.linalg.norm(ipm, axis=1)
+        ipm[norms <= 1e-9 * max(float(norms.max(initial=0.0)), 1e-300)] = 0.0
+        if _gl_value(a, b, ipm, lam) <= _gl_value(a, b, v, lam):
+            v = ipm
+    v = _group_lasso_bcd(a, b, v, lam, sweeps=30, tol=tol)
+    for _ in range(5):
+        on = np.linalg.norm(v, axis=1) > 0
+        v[on] = _group_lasso_newton(a[:, on], b, v[on], lam)
+        before = on.copy()
+        v = _group_lasso_bcd(a, b, v, lam, sweeps=3, tol=tol)
+        if np.array_equal(np.linalg.norm(v, axis=1) > 0, before):
+            break
+    return v
+
+
+def _slide(
+    x: NDArray[np.float64],
+    b: NDArray[np.float64],
+    piv: NDArray[np.intp],
+    dirs: NDArray[np.float64],
+    v: NDArray[np.float64],
+    lam: float,
+    free: _Free,
+    maxiter: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """L-BFGS on the directions and coefficients of neurons with fixed pivots."""
+    n, d = x.shape
+    k, t = v.shape
+    diff = x[None, :, :] - x[piv][:, None, :]  # (K, N, d)
+
+    def fun(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        w = theta[: k * d].reshape(k, d)
+        vv = theta[k * d :].reshape(k, t)
+        wn = np.maximum(np.linalg.norm(w, axis=1), 1e-300)
+        u = w / wn[:, None]
+        pre = np.einsum("knd,kd->nk", diff, u)
+        phi = np.maximum(pre, 0.0)
+        r = free(b - phi @ vv)
+        vn = np.maximum(np.linalg.norm(vv, axis=1), 1e-300)
+        val = float((r * r).sum()) / n + lam * float(vn.sum())
+        gv = -(2.0 / n) * (phi.T @ r) + lam * vv / vn[:, None]
+        gphi = -(2.0 / n) * (r @ vv.T) * (pre > 0)  # (N, K)
+        gu = np.einsum("nk,knd->kd", gphi, diff)
+        gu -= (gu * u).sum(axis=1, keepdims=True) * u
+        gw = gu / wn[:, None]
+        return val, np.concatenate([gw.ravel(), gv.ravel()])
+
+    theta0 = np.concatenate([dirs.ravel(), v.ravel()])
+    res = scipy.optimize.minimize(
+        fun,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": maxiter, "ftol": 1e-16, "gtol": 1e-13, "maxcor": 30},
+    )
+    w = res.x[: k * d].reshape(k, d)
+    w = w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-300)
+    return w, res.x[k * d :].reshape(k, t).copy()
+
+
+def _targets(Y: ArrayLike, n: int) -> NDArray[np.float64]:
+    return check_targets(Y, n, "Y")
+
+
+def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"Parameter `seed` should be an int or a numpy Generator. Found {seed!r}.")
+    return np.random.default_rng(seed)
+
+
+# ------------------------------------------------------------------------------ solver
+def solve_certified(
+    X: ArrayLike,
+    Y: ArrayLike,
+    lam: float,
+    *,
+    skip: bool = False,
+    tol: float = 1e-6,
+    max_iter: int = 200,
+    max_seconds: float = 60.0,
+    task_reduction: str = "sum",
+    require_exact: bool = False,
+    seed: int | np.random.Generator | None = None,
+) -> CertifiedSolution:
+    """Certified global minimiser of the multi-task weight-decay problem.
+
+    Minimises ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` over shallow ReLU networks
+    of any width, ``penalty = sum_k ||w_k|| ||v_k||`` (weight decay at balance; biases and
+    the optional skip connection free), by column generation with the exact dual oracle
+    (docs/theory.md §4). See :func:`mtlreg.convex.solve` (``method="cg"``) for the
+    parameters.
+    """
+    start = time.perf_counter()
+    x = check_inputs(X, "X")
+    y = _targets(Y, x.shape[0])
+    lam = check_number(lam, "lam", low=0.0, low_inclusive=False)
+    tol = check_number(tol, "tol", low=0.0)
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    max_seconds = check_number(max_seconds, "max_seconds", low=0.0, low_inclusive=False)
+    if not isinstance(skip, bool):
+        raise TypeError(f"Parameter `skip` should be a bool. Found {skip!r}.")
+    if task_reduction not in ("sum", "mean"):
+        raise ValueError(
+            f"Parameter `task_reduction` should be 'sum' or 'mean'. Found {task_reduction!r}."
+        )
+    n, d = x.shape
+    exact = d in EXACT_DIMS
+    if require_exact and not exact:
+        raise ValueError(
+            f"Parameter `X` should have 1 or 2 columns for an exact certificate (the dual "
+            f"oracle is exact only for d in {EXACT_DIMS}). Found d={d}; pass "
+            "require_exact=False for a sampled, not certified, bound."
+        )
+    rng = _rng(seed)
+    t = y.shape[1]
+    # the "mean" convention (fit / (N T)) is the "sum" problem at lam * T, divided by T
+    div = float(t) if task_reduction == "mean" else 1.0
+    lam_s = lam * div
+    free = _Free(x, skip)
+    # The optimal output weights lie in the row space of P Y (projecting them onto it
+    # lowers both terms), so the problem is solved in r = rank(P Y) <= N coordinates.
+    bfull = free(y)
+    _, sv, vt = np.linalg.svd(bfull, full_matrices=False)
+    rank = int((sv > 1e-13 * max(float(sv[0]) if sv.size else 0.0, 1e-300)).sum())
+    basis = vt[:rank].T  # (T, r)
+    b = bfull @ basis  # (N, r)
+    scale = float(np.sqrt((b * b).sum() / n)) or 1.0
+    with threadpool_limits(1):
+        atoms, vr, best_lb, history, converged, it = _column_generation(
+            x, b, lam_s, free, tol, max_iter, max_seconds, start, rng, scale
+        )
+        piv, dirs = atoms.piv, atoms.dirs
+        v = vr @ basis.T
+        phi = _features(x, piv, dirs)
+        core = phi @ v
+        # the bound once more, in the original coordinates (the same value up to rounding)
+        lb_full, _ = _bound_from_residual(free, x, y, y - core, lam_s, rng)
+    best_lb = max(best_lb, lb_full)
+    history = [(o / div, lb / div) for o, lb in history]
+    coef = free.affine(y - core)
+    if skip:
+        skip_w = coef[:d].T.copy()
+        skip_b = coef[d].copy()
+    else:
+        skip_w = np.zeros((t, d))
+        skip_b = coef[0].copy()
+    pred = core + x @ skip_w.T + skip_b
+    fit = float(((y - pred) ** 2).sum()) / (n * div)
+    penalty = float(np.linalg.norm(v, axis=1).sum())
+    return CertifiedSolution(
+        objective=fit + lam * penalty,
+        fit=fit,
+        penalty=penalty,
+        lower_bound=float(best_lb) / div,
+        lam=lam,
+        skip=skip,
+        exact=exact,
+        n_iter=it,
+        converged=converged,
+        seconds=time.perf_counter() - start,
+        weights=dirs.copy(),
+        biases=-(x[piv] * dirs).sum(axis=1),
+        V=v.copy(),
+        skip_weight=skip_w,
+        skip_bias=skip_b,
+        predictions=pred,
+        history=tuple(history),
+        info={"task_reduction": task_reduction, "oracle": "exact" if exact else "sampled"},
+    )
+
+
+def _slide_2d(
+    x: NDArray[np.float64],
+    b: NDArray[np.float64],
+    atoms: _Atoms,
+    v: NDArray[np.float64],
+    lam: float,
+    free: _Free,
+    maxiter: int,
+) -> NDArray[np.float64]:
+    """L-BFGS-B on the angles (each kept inside its arc) and the coefficients.
+
+    Inside its arc a neuron's activation pattern is fixed, so its features are linear in
+    its direction and the objective is smooth there; neurons at an arc end (through two
+    data points) stay fixed. Updates ``atoms.theta`` in place and returns the new ``v``.
+    """
+    n = x.shape[0]
+    k, t = v.shape
+    mov = np.flatnonzero(atoms.slide)
+    m = len(mov)
+    diff = x[None, :, :] - x[atoms.piv][:, None, :]  # (K, N, 2)
+    mask = atoms.masks.T.astype(np.float64)  # (N, K)
+
+    def unpack(z: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        th = atoms.theta.copy()
+        th[mov] = z[:m]
+        return th, z[m:].reshape(k, t)
+
+    def fun(z: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        th, vv = unpack(z)
+        w = np.column_stack([np.cos(th), np.sin(th)])
+        dw = np.column_stack([-np.sin(th), np.cos(th)])
+        phi = mask * np.einsum("knd,kd->nk", diff, w)
+        r = free(b - phi @ vv)
+        vn = np.maximum(np.linalg.norm(vv, axis=1), 1e-300)
+        val = float((r * r).sum()) / n + lam * float(vn.sum())
+        gv = -(2.0 / n) * (phi.T @ r) + lam * vv / vn[:, None]
+        gphi = -(2.0 / n) * (r @ vv.T)  # (N, K)
+        dphi = mask * np.einsum("knd,kd->nk", diff, dw)
+        gth = (gphi * dphi).sum(axis=0)
+        return val, np.concatenate([gth[mov], gv.ravel()])
+
+    z0 = np.concatenate([atoms.theta[mov], v.ravel()])
+    bounds = [(atoms.lo[j], atoms.hi[j]) for j in mov] + [(None, None)] * (k * t)
+    res = scipy.optimize.minimize(
+        fun,
+        z0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": maxiter, "ftol": 1e-16, "gtol": 1e-14, "maxcor": 30},
+    )
+    th, vv = unpack(res.x)
+    atoms.theta[:] = th
+    span = atoms.hi - atoms.lo
+    at_end = (th - atoms.lo <= 1e-11 * span) | (atoms.hi - th <= 1e-11 * span)
+    atoms.slide &= ~at_end
+    return vv.copy()
+
+
+@dataclass
+class _Atoms:
+    """Active atoms: pivot data point, direction, and (d = 2) angle, arc, pattern."""
+
+    piv: NDArray[np.intp]
+    dirs: NDArray[np.float64]
+    theta: NDArray[np.float64]
+    lo: NDArray[np.float64]
+    hi: NDArray[np.float64]
+    slide: NDArray[np.bool_]
+    masks: NDArray[np.bool_]
+
+    @classmethod
+    def empty(cls, n: int, d: int) -> _Atoms:
+        z = np.zeros(0)
+        return cls(
+            np.zeros(0, dtype=np.intp),
+            np.zeros((0, d)),
+            z,
+            z,
+            z,
+            z.astype(bool),
+            np.zeros((0, n), dtype=bool),
+        )
+
+    def take(self, keep: NDArray[np.bool_] | NDArray[np.intp]) -> _Atoms:
+        return _Atoms(
+            self.piv[keep],
+            self.dirs[keep],
+            self.theta[keep],
+            self.lo[keep],
+            self.hi[keep],
+            self.slide[keep],
+            self.masks[keep],
+        )
+
+    def extend(self, x: NDArray[np.float64], orc: OracleResult, sel: NDArray[np.bool_]) -> _Atoms:
+        piv, dirs = orc.pivots[sel], orc.directions[sel]
+        n = x.shape[0]
+        if orc.arcs is not None and orc.interior is not None:
+            lo, hi = orc.arcs[sel, 0], orc.arcs[sel, 1]
+            theta = np.arctan2(dirs[:, 1], dirs[:, 0])
+            theta = lo + (theta - lo) % (2 * np.pi)
+            theta = np.minimum(theta, hi)
+            slide = orc.interior[sel].copy()
+            mid = 0.5 * (lo + hi)
+            wm = np.column_stack([np.cos(mid), np.sin(mid)])
+            masks = np.einsum("knd,kd->kn", x[None, :, :] - x[piv][:, None, :], wm) > 0
+        else:
+            lo = hi = theta = np.zeros(len(piv))
+            slide = np.zeros(len(piv), dtype=bool)
+            masks = np.zeros((len(piv), n), dtype=bool)
+        return _Atoms(
+            np.concatenate([self.piv, piv]),
+            np.concatenate([self.dirs, dirs]),
+            np.concatenate([self.theta, theta]),
+            np.concatenate([self.lo, lo]),
+            np.concatenate([self.hi, hi]),
+            np.concatenate([self.slide, slide]),
+            np.concatenate([self.masks, masks]),
+        )
+
+    def sync(self) -> None:
+        """Directions from the angles (d = 2)."""
+        if self.dirs.shape[1] == 2 and len(self.theta):
+            self.dirs = np.column_stack([np.cos(self.theta), np.sin(self.theta)])
+
+
+def _merge_duplicates(
+    x: NDArray[np.float64], atoms: _Atoms, v: NDArray[np.float64]
+) -> tuple[_Atoms, NDArray[np.float64]]:
+    """Merge atoms with the same features on the data (summing their coefficients)."""
+    phi = _features(x, atoms.piv, atoms.dirs)
+    k = phi.shape[1]
+    if k < 2:
+        return atoms, v
+    tol = 1e-12 * max(float(np.abs(phi).max()), 1e-300)
+    keep = np.ones(k, dtype=bool)
+    v = v.copy()
+    for j in range(k):
+        if not keep[j]:
+            continue
+        same = np.abs(phi[:, j + 1 :] - phi[:, j, None]).max(axis=0) <= tol
+        same &= keep[j + 1 :]
+        idx = np.flatnonzero(same) + j + 1
+        if idx.size:
+            v[j] += v[idx].sum(axis=0)
+            keep[idx] = False
+            atoms.slide[j] = atoms.slide[j] and bool(atoms.slide[idx].all())
+    return atoms.take(keep), v[keep]
+
+
+def _column_generation(
+    x: NDArray[np.float64],
+    b: NDArray[np.float64],
+    lam: float,
+    free: _Free,
+    tol: float,
+    max_iter: int,
+    max_seconds: float,
+    start: float,
+    rng: np.random.Generator,
+    scale: float,
+) -> tuple[_Atoms, NDArray[np.float64], float, list[tuple[float, float]], bool, int]:
+    """Column generation with sliding on ``min (1/N)||b - P Phi V||^2 + lam sum ||V_k||``."""
+    n, d = x.shape
+    t = b.shape[1]
+    atoms = _Atoms.empty(n, d)
+    v = np.zeros((0, t))
+    best_lb = -np.inf
+    history: list[tuple[float, float]] = []
+    converged = False
+    it = 0
+    while it < max_iter:
+        it += 1
+        resid = b - free(_features(x, atoms.piv, atoms.dirs) @ v)
+        objective = float((resid * resid).sum()) / n + lam * float(np.linalg.norm(v, axis=1).sum())
+        lb, orc = _bound_from_residual(free, x, b, resid, lam, rng)
+        best_lb = max(best_lb, lb)
+        history.append((objective, best_lb))
+        if objective - best_lb <= tol * abs(objective):
+            converged = orc.exact
+            break
+        if time.perf_counter() - start > max_seconds:
+            break
+        # add every pivot's best atom that violates the dual constraint
+        sel = orc.values > lam
+        if not sel.any():
+            sel[:1] = True
+        atoms = atoms.extend(x, orc, sel)
+        v = np.concatenate([v, np.zeros((int(sel.sum()), t))])
+        atoms, v = _merge_duplicates(x, atoms, v)
+        v = _group_lasso(free(_features(x, atoms.piv, atoms.dirs)), b, v, lam, 1e-12 * scale)
+        keep = np.linalg.norm(v, axis=1) > 0
+        atoms, v = atoms.take(keep), v[keep]
+        if len(atoms.piv) == 0:
+            continue
+        if d == 2 and atoms.slide.any():
+            v = _slide_2d(x, b, atoms, v, lam, free, maxiter=500)
+            atoms.sync()
+        elif d >= 3:
+            atoms.dirs, v = _slide(x, b, atoms.piv, atoms.dirs, v, lam, free, maxiter=500)
+        atoms, v = _merge_duplicates(x, atoms, v)
+        a = free(_features(x, atoms.piv, atoms.dirs))
+        v = _group_lasso(a, b, v, lam, 1e-13 * scale, conic=False)
+        keep = np.linalg.norm(v, axis=1) > 0
+        atoms, v = atoms.take(keep), v[keep]
+    return atoms, v, best_lb, history, converged, it
+
+
+__all__ = ["CertifiedSolution", "dual_lower_bound", "solve_certified"]
