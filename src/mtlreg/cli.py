@@ -132,9 +132,31 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Warnings of a command run print as one line, like errors."""
+    text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+    print(f"mtlreg: warning: {text}", file=sys.stderr if file is None else file)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mtlreg`` command; returns the exit status."""
+    import warnings
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    with warnings.catch_warnings():
+        if not os.environ.get("MTLREG_DEBUG"):
+            warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     try:
         parser = build_parser(_command(argv))
         args = parser.parse_args(argv)
