@@ -26,8 +26,10 @@ def test_theory_matches_monte_carlo_on_acceptance_grid():
     ):
         if any(abs(alpha - a) <= 0.1 * a for a in _singular(regime, T)):
             continue
-        mc = simulate_error(int(alpha * D), D, T, sigma, l0, l, phi, trials=TRIALS, seed=2026)
-        th = theory_error(alpha, T, sigma, l0, l, phi)
+        n = int(alpha * D)  # package strengths: lambda / N with lambda = D l, N = T n
+        lams = {"lam_shared": l0 * D / (T * n), "lam_task": l * D / (T * n)}
+        mc = simulate_error(n, D, T, sigma, **lams, phi=phi, trials=TRIALS, seed=2026)
+        th = theory_error(alpha, T, sigma, **lams, phi=phi)
         pairs = [("mse", mc.mse, mc.mse_se, th.mse)]
         if phi == "sign":
             pairs.append(

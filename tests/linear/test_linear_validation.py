@@ -34,49 +34,54 @@ def test_sampling_rejects_bad_input(kwargs, exc, match):
 
 def test_estimator_rejects_bad_input():
     data = sample_multitask(4, 6, 2, 0.5, seed=0)
-    with pytest.raises(ValueError, match="`lambda0`"):
-        fit_multitask(data.A, data.y, -1.0, 1.0)
-    with pytest.raises(ValueError, match="`lambda_t`"):
-        fit_multitask(data.A, data.y, 1.0, -1.0)
-    with pytest.raises(ValueError, match="`lambda_t`"):
-        fit_multitask(data.A, data.y, 1.0, [1.0, 2.0, 3.0])
+    lams = {"lam_shared": 1.0, "lam_task": 1.0}
+    with pytest.raises(ValueError, match="`lam_shared`"):
+        fit_multitask(data.A, data.y, lam_shared=-1.0, lam_task=1.0)
+    with pytest.raises(ValueError, match="`lam_task`"):
+        fit_multitask(data.A, data.y, lam_shared=1.0, lam_task=-1.0)
+    with pytest.raises(ValueError, match="`lam_task`"):
+        fit_multitask(data.A, data.y, lam_shared=1.0, lam_task=[1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="`method`"):
-        fit_multitask(data.A, data.y, 1.0, 1.0, method="cholesky")
+        fit_multitask(data.A, data.y, **lams, method="cholesky")
     with pytest.raises(ValueError, match="`method`"):
-        fit_multitask(data.A, data.y, 0.0, 1.0, method="dual")
+        fit_multitask(data.A, data.y, lam_shared=0.0, lam_task=1.0, method="dual")
     with pytest.raises(ValueError, match="T >= 1"):
-        fit_multitask([], [], 1.0, 1.0)
+        fit_multitask([], [], **lams)
     with pytest.raises(ValueError, match="`y"):
-        fit_multitask(data.A, [data.y[0][:-1], data.y[1]], 1.0, 1.0)
+        fit_multitask(data.A, [data.y[0][:-1], data.y[1]], **lams)
     with pytest.raises(ValueError, match="`A"):
-        fit_multitask([data.A[0], np.ones((4, 3))], data.y, 1.0, 1.0)
+        fit_multitask([data.A[0], np.ones((4, 3))], data.y, **lams)
+    with pytest.raises(TypeError, match="`lam_task`"):
+        fit_multitask(data.A, data.y, lam_shared=1.0)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"alpha": 0.0}, "`alpha`"),
+        ({"sample_ratio": 0.0}, "`sample_ratio`"),
         ({"T": 0}, "`T`"),
-        ({"l0": -0.1}, "`l0`"),
-        ({"l": -0.1}, "`l`"),
+        ({"lam_shared": -0.1}, "`lam_shared`"),
+        ({"lam_task": -0.1}, "`lam_task`"),
         ({"phi": "softplus"}, "`phi`"),
         ({"sigma": -0.5}, "`sigma`"),
     ],
 )
 def test_theory_rejects_bad_input(kwargs, match):
-    args = {"alpha": 0.5, "T": 2, "sigma": 0.5, "l0": 0.1, "l": 0.1, "phi": "sign"} | kwargs
+    args = {"sample_ratio": 0.5, "T": 2, "sigma": 0.5, "lam_shared": 0.1, "lam_task": 0.1}
+    args = args | {"phi": "sign"} | kwargs
     with pytest.raises(ValueError, match=match):
         theory_error(**args)
 
 
 def test_monte_carlo_and_error_reject_bad_input():
+    lams = {"lam_shared": 0.1, "lam_task": 0.1}
     with pytest.raises(ValueError, match="`d`"):
-        simulate_error(3, 0, 2, 0.5, 0.1, 0.1)
-    with pytest.raises(ValueError, match="`l`"):
-        simulate_error(3, 4, 2, 0.5, 0.1, 0.0)
+        simulate_error(3, 0, 2, 0.5, **lams)
+    with pytest.raises(ValueError, match="`lam_task`"):
+        simulate_error(3, 4, 2, 0.5, lam_shared=0.1, lam_task=0.0)
     with pytest.raises(ValueError, match="`trials`"):
-        simulate_error(3, 4, 2, 0.5, 0.1, 0.1, trials=0)
+        simulate_error(3, 4, 2, 0.5, **lams, trials=0)
     with pytest.raises(TypeError, match="`T`"):
-        theory_error(0.5, 2.0, 0.5, 0.1, 0.1)
+        theory_error(0.5, 2.0, 0.5, **lams)
     with pytest.raises(ValueError, match="`w`"):
         generalization_error(np.ones(3), np.ones(4))

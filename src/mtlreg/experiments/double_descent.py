@@ -242,14 +242,21 @@ def _simulate_curve(cfg: Config, curve: tuple[str, str, float, int]) -> tuple[li
     key = {"regime": regime, "phi": phi, "rho": rho, "T": T, "l0": l0, "l": l}
     th_rows = []
     for alpha in np.geomspace(*cfg.alpha_range, cfg.theory_points):
-        th = theory_error(float(alpha), T, sigma, l0, l, phi)
+        per_n = T * float(alpha)  # the package strengths are lambda / N, N = T n = T alpha d
+        th = theory_error(
+            float(alpha), T, sigma, lam_shared=l0 / per_n, lam_task=l / per_n, phi=phi
+        )
         th_rows.append(key | {"alpha": alpha, "mse": th.mse, "cls": th.classification_error})
     mc_rows = []
     ids = [cfg.seed, REGIMES.index(regime), LINKS.index(phi), round(rho * 1e6), T]
     for n in _sample_sizes(cfg):
         seed = int(np.random.SeedSequence([*ids, n]).generate_state(1)[0])
-        mc = simulate_error(n, cfg.d, T, sigma, l0, l, phi, trials=cfg.trials, seed=seed)
-        th = theory_error(n / cfg.d, T, sigma, l0, l, phi)
+        lam_shared, lam_task = l0 * cfg.d / (T * n), l * cfg.d / (T * n)  # lambda / N
+        mc = simulate_error(
+            n, cfg.d, T, sigma, lam_shared=lam_shared, lam_task=lam_task, phi=phi,
+            trials=cfg.trials, seed=seed,
+        )  # fmt: skip
+        th = theory_error(n / cfg.d, T, sigma, lam_shared=lam_shared, lam_task=lam_task, phi=phi)
         mc_rows.append(
             key
             | {

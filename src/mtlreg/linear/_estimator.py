@@ -1,9 +1,15 @@
 """The multi-task ridge estimator with a shared part, in three exact forms.
 
-    min_{w_0, v_1..v_T}  sum_t 1/2 ||y_t - A_t (w_0 + v_t)||^2
-                         + lambda_0/2 ||w_0||^2 + sum_t lambda_t/2 ||v_t||^2,
+It minimises the package objective (docs/theory.md §1)::
 
-task t predicting with ``w_t = w_0 + v_t``. The forms (docs/theory.md §8):
+    (1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty
+
+over ``w_0, v_1, ..., v_T``, where sample i of task t has ``f(x_i) = a_i . (w_0 + v_t)``,
+``N = sum_t n_t`` and the penalty term is ``lam_shared ||w_0||^2 + sum_t lam_task_t
+||v_t||^2`` (two strengths). Internally the forms below use the unnormalised
+strengths ``lambda_0 = N lam_shared`` and ``lambda_t = N lam_task_t`` of
+``sum_t 1/2 ||y_t - A_t w_t||^2 + lambda_0/2 ||w_0||^2 + sum_t lambda_t/2 ||v_t||^2``
+(the same problem, divided by 2/N). The forms (docs/theory.md §8):
 
 - ``"primal"``: the block normal equations of size ``(T+1) d``;
 - ``"reduced"``: ``S_t = (A_t'A_t + lambda_t I)^-1``,
@@ -13,14 +19,16 @@ task t predicting with ``w_t = w_0 + v_t``. The forms (docs/theory.md §8):
 
 ``method="auto"`` picks the dual form when ``N <= d`` and the reduced one otherwise.
 The ridgeless limits are computed exactly from SVDs and least squares:
-``lambda_0 = 0`` in :func:`fit_multitask` is the limit ``lambda_0 -> 0`` with
-``lambda_t`` fixed (``w_0`` is the minimum-norm weighted least-squares solution, so
+``lam_shared = 0`` in :func:`fit_multitask` is the limit ``lam_shared -> 0`` with
+``lam_task`` fixed (``w_0`` is the minimum-norm weighted least-squares solution, so
 it interpolates all the data when ``N < d``), and :func:`fit_multitask_ridgeless` is
 the limit of both going to 0 at a fixed ratio.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,7 +36,9 @@ import numpy as np
 import scipy.linalg as sla
 from numpy.typing import ArrayLike, NDArray
 
-from mtlreg._validation import check_array, check_choice, check_number
+from mtlreg._result import relative_gap
+from mtlreg._validation import check_array, check_choice, check_int, check_number
+from mtlreg.linear._compat import renamed
 
 METHODS: tuple[str, ...] = ("auto", "primal", "reduced", "dual")
 
@@ -38,23 +48,83 @@ Arr = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class MultiTaskFit:
-    """The fitted multi-task estimator.
+    """The fitted multi-task estimator (an exact, direct solve).
+
+    Follows the package's result protocol where it applies: ``objective = fit +
+    penalty`` of the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam *
+    penalty``, where ``penalty`` holds the whole penalty term ``lam_shared ||w_0||^2 +
+    sum_t lam_task_t ||v_t||^2`` (two strengths, so no single ``lam`` factors out).
+    The solve is direct, so ``n_iter`` is 0 and ``converged`` is True; no lower bound
+    is computed, so ``lower_bound``, ``gap`` and ``relative_gap`` are nan. A linear
+    model is not a ReLU network: :meth:`to_network` raises ``TypeError``.
 
     Attributes:
         w0: shared part, shape ``(d,)``.
         V: task-specific parts ``v_t``, shape ``(T, d)``.
         method: the form that computed it (``"primal"``, ``"reduced"``, ``"dual"``,
             ``"lstsq"`` for the ridgeless limits).
+        objective, fit, penalty: the package objective and its two terms at the
+            returned weights (``fit`` = (1/N) sum over every task's samples).
+        seconds: wall time of the solve.
     """
 
     w0: NDArray[np.float64]
     V: NDArray[np.float64]
     method: str
+    objective: float = math.nan
+    fit: float = math.nan
+    penalty: float = math.nan
+    seconds: float = 0.0
+    lower_bound: float = math.nan
+    n_iter: int = 0
+    converged: bool = True
 
     @property
     def W(self) -> NDArray[np.float64]:
         """Task predictors ``w_t = w_0 + v_t``, shape ``(T, d)``."""
         return self.w0[None, :] + self.V
+
+    @property
+    def gap(self) -> float:
+        """``objective - lower_bound`` (nan: no lower bound is computed)."""
+        return self.objective - self.lower_bound
+
+    @property
+    def relative_gap(self) -> float:
+        return relative_gap(self.gap, self.objective)
+
+    def predict(self, X: ArrayLike, task: int = 0) -> NDArray[np.float64]:
+        """Predictions ``X @ w_task`` of task ``task`` (0-based) for inputs (n, d)."""
+        task = check_int(task, "task", low=0, high=self.V.shape[0] - 1)
+        x = check_array(X, "X", ndim=(2,))
+        if x.shape[1] != self.w0.shape[0]:
+            raise ValueError(
+                f"Parameter `X` should have {self.w0.shape[0]} columns. Found {x.shape[1]}."
+            )
+        return np.asarray(x @ self.W[task])
+
+    def to_network(self) -> None:
+        """Not applicable: a linear model is not a ShallowReLUNet."""
+        raise TypeError("A linear multi-task fit has no ReLU network (to_network does not apply).")
+
+
+def _with_objective(
+    fit: MultiTaskFit, As: list[Arr], ys: list[Arr], lam_shared: float, lam: Arr, t0: float
+) -> MultiTaskFit:
+    """``fit`` with the package objective's terms filled in."""
+    n = sum(a.shape[0] for a in As)
+    W = fit.W
+    sq = sum(float(((v - a @ w) ** 2).sum()) for a, v, w in zip(As, ys, W))
+    penalty = lam_shared * float(fit.w0 @ fit.w0) + float((lam * (fit.V**2).sum(axis=1)).sum())
+    return MultiTaskFit(
+        w0=fit.w0,
+        V=fit.V,
+        method=fit.method,
+        objective=sq / n + penalty,
+        fit=sq / n,
+        penalty=penalty,
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def _check_problem(
@@ -191,53 +261,84 @@ def _shared_limit(As: list[Arr], ys: list[Arr], lam: Arr) -> tuple[Arr, Arr]:
 def fit_multitask(
     A: Designs,
     y: Sequence[ArrayLike],
-    lambda0: float,
-    lambda_t: float | ArrayLike,
     *,
+    lam_shared: float | None = None,
+    lam_task: float | ArrayLike | None = None,
     method: str = "auto",
+    lambda0: float | None = None,
+    lambda_t: float | ArrayLike | None = None,
 ) -> MultiTaskFit:
     """Fit the shared + task-specific ridge estimator.
+
+    Minimises the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty``
+    with ``f(x_i) = a_i . (w_0 + v_t)`` for sample i of task t, ``N = sum_t n_t`` and
+    ``lam * penalty = lam_shared ||w_0||^2 + sum_t lam_task_t ||v_t||^2``
+    (docs/theory.md §8).
 
     Args:
         A: one design matrix ``(n_t, d)`` per task (a single 2-D array is one task).
         y: one label vector ``(n_t,)`` per task.
-        lambda0: penalty of the shared part, ``>= 0``; ``0`` means the exact limit
-            ``lambda_0 -> 0`` (minimum-norm, computed by least squares).
-        lambda_t: penalty of the task-specific parts, ``> 0``, scalar or one per task.
+        lam_shared: strength of the shared part, ``>= 0``; ``0`` means the exact limit
+            ``lam_shared -> 0`` (minimum-norm, computed by least squares).
+        lam_task: strength of the task-specific parts, ``> 0``, scalar or one per task.
         method: ``"auto"``, ``"primal"``, ``"reduced"`` or ``"dual"``.
+        lambda0, lambda_t: deprecated: the unnormalised strengths of
+            ``sum_t 1/2 ||y_t - A_t w_t||^2 + lambda_0/2 ||w_0||^2 + ...``, i.e.
+            ``N lam_shared`` and ``N lam_task``.
     """
     As, ys = _check_problem(A, y)
-    lambda0 = check_number(lambda0, "lambda0", low=0.0)
-    lam = _check_task_lambdas(lambda_t, len(As), "lambda_t")
+    n = sum(a.shape[0] for a in As)
+    old0 = None if lambda0 is None else check_number(lambda0, "lambda0", low=0.0) / n
+    oldt = None if lambda_t is None else np.asarray(lambda_t, dtype=float) / n
+    note = " (the package objective's strength: lam_shared = lambda0 / N)"
+    lam_shared = renamed(lam_shared, old0, "lam_shared", "lambda0", note=note)
+    lam_task = renamed(lam_task, oldt, "lam_task", "lambda_t", note=" (lam_task = lambda_t / N)")
+    lam_shared = check_number(lam_shared, "lam_shared", low=0.0)
+    lam = _check_task_lambdas(lam_task, len(As), "lam_task")
     method = check_choice(method, "method", METHODS)
-    if lambda0 == 0.0:
+    t0 = time.perf_counter()
+    if lam_shared == 0.0:
         if method != "auto":
             raise ValueError(
-                "Parameter `method` should be 'auto' when `lambda0` is 0 (the ridgeless "
+                "Parameter `method` should be 'auto' when `lam_shared` is 0 (the ridgeless "
                 f"limit is computed by least squares). Found {method!r}."
             )
-        w0, V = _shared_limit(As, ys, lam)
-        return MultiTaskFit(w0=w0, V=V, method="lstsq")
+        w0, V = _shared_limit(As, ys, n * lam)
+        return _with_objective(MultiTaskFit(w0=w0, V=V, method="lstsq"), As, ys, 0.0, lam, t0)
     if method == "auto":
-        method = "dual" if sum(a.shape[0] for a in As) <= As[0].shape[1] else "reduced"
+        method = "dual" if n <= As[0].shape[1] else "reduced"
     solver = {"primal": _primal, "reduced": _reduced, "dual": _dual}[method]
-    w0, V = solver(As, ys, lambda0, lam)
-    return MultiTaskFit(w0=w0, V=V, method=method)
+    w0, V = solver(As, ys, n * lam_shared, n * lam)
+    return _with_objective(MultiTaskFit(w0=w0, V=V, method=method), As, ys, lam_shared, lam, t0)
 
 
 def fit_multitask_ridgeless(
-    A: Designs, y: Sequence[ArrayLike], *, ratio: float | ArrayLike = 1.0
+    A: Designs,
+    y: Sequence[ArrayLike],
+    *,
+    lam_ratio: float | ArrayLike | None = None,
+    ratio: float | ArrayLike | None = None,
 ) -> MultiTaskFit:
-    """The limit ``lambda_0, lambda_t -> 0`` with ``lambda_0 / lambda_t = ratio`` fixed.
+    """The limit ``lam_shared, lam_task -> 0`` with ``lam_shared / lam_task = lam_ratio``.
 
-    Each ``w_t`` minimises task t's squared loss (it interpolates when ``n_t <= d``,
-    it is least squares when ``n_t > d``); among those, the split minimises
-    ``||w_0||^2 + sum_t ||v_t||^2 / ratio_t``. Exactly:
-    ``w_0 = (I + sum_t P_t / ratio_t)^-1 sum_t A_t^+ y_t / ratio_t`` and
-    ``w_t = A_t^+ y_t + (I - P_t) w_0`` with ``P_t = A_t^+ A_t``.
+    The limit of the minimisers of the package objective ``(1/N) sum_i ||y_i -
+    f(x_i)||^2 + lam * penalty`` of :func:`fit_multitask`. Each ``w_t`` minimises
+    task t's squared loss (it interpolates when ``n_t <= d``, it is least squares
+    when ``n_t > d``); among those, the split minimises ``||w_0||^2 + sum_t ||v_t||^2
+    / lam_ratio_t``. Exactly: ``w_0 = (I + sum_t P_t / r_t)^-1 sum_t A_t^+ y_t / r_t``
+    and ``w_t = A_t^+ y_t + (I - P_t) w_0`` with ``P_t = A_t^+ A_t``, ``r_t =
+    lam_ratio_t``. The returned ``objective`` is the fit (both strengths are 0).
+
+    Args:
+        lam_ratio: ``lam_shared / lam_task`` (default 1), scalar or one per task.
+        ratio: deprecated name of ``lam_ratio``.
     """
     As, ys = _check_problem(A, y)
-    r = 1.0 / _check_task_lambdas(ratio, len(As), "ratio")
+    if lam_ratio is None and ratio is None:
+        lam_ratio = 1.0
+    lam_ratio = renamed(lam_ratio, ratio, "lam_ratio", "ratio")
+    r = 1.0 / _check_task_lambdas(lam_ratio, len(As), "lam_ratio")
+    t0 = time.perf_counter()
     d = As[0].shape[1]
     M = np.eye(d)
     rhs = np.zeros(d)
@@ -250,16 +351,24 @@ def fit_multitask_ridgeless(
         parts.append((Vt, pinv_y))
     w0 = sla.solve(M, rhs, assume_a="pos")
     W = np.stack([p + w0 - Vt.T @ (Vt @ w0) for Vt, p in parts])
-    return MultiTaskFit(w0=w0, V=W - w0, method="lstsq")
+    fit = MultiTaskFit(w0=w0, V=W - w0, method="lstsq")
+    return _with_objective(fit, As, ys, 0.0, np.zeros(len(As)), t0)
 
 
-def fit_ridge(A: ArrayLike, y: ArrayLike, lam: float) -> NDArray[np.float64]:
-    """Single-task ridge ``argmin 1/2||y - A w||^2 + lam/2 ||w||^2``; ``lam = 0`` is min-norm."""
+def fit_ridge(A: ArrayLike, y: ArrayLike, *, lam: float) -> NDArray[np.float64]:
+    """Single-task ridge: ``argmin_w (1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty``.
+
+    With ``f(x_i) = a_i . w`` and penalty ``||w||^2`` (the package objective,
+    docs/theory.md §1); ``lam = 0`` is the minimum-norm least-squares solution.
+    ``lam`` is keyword-only: it used to be the unnormalised strength of
+    ``1/2 ||y - A w||^2 + lam/2 ||w||^2``, which is ``N`` times the present one.
+    """
     (a,), (v,) = _check_problem([A], [y])
     lam = check_number(lam, "lam", low=0.0)
     n, d = a.shape
+    lam_n = n * lam
     if lam == 0.0:
         return np.asarray(np.linalg.lstsq(a, v, rcond=None)[0])
     if n < d:
-        return np.asarray(a.T @ sla.solve(a @ a.T + lam * np.eye(n), v, assume_a="pos"))
-    return np.asarray(sla.solve(a.T @ a + lam * np.eye(d), a.T @ v, assume_a="pos"))
+        return np.asarray(a.T @ sla.solve(a @ a.T + lam_n * np.eye(n), v, assume_a="pos"))
+    return np.asarray(sla.solve(a.T @ a + lam_n * np.eye(d), a.T @ v, assume_a="pos"))

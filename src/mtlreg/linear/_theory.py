@@ -29,7 +29,13 @@ Derivation (see also :mod:`mtlreg.linear` for the notation).
    and ``q = ||w_t||^2`` follows from ``mse = E[phi^2] + noise^2 - 2 kappa_1 m + q``.
 5. Ridgeless limits (``l0 = 0`` and/or ``l = 0``) are the limits of these smooth
    functions of the penalties; they are evaluated by Richardson extrapolation
-   ``2 f(h) - f(2h)`` with a relative step ``h = 1e-6`` (error O(h^2)).
+   ``2 f(h) - f(2h)`` with a relative step ``h = 1e-6`` (error O(h^2)). At an
+   interpolation peak the variance (and bias) grow like ``h^-1/2``; this is detected
+   from ``f(4h)`` and the limit is reported as ``inf``.
+
+Here ``l0 = lambda_0 / d`` and ``l = lambda_t / d`` are the unnormalised strengths over
+d; the public strengths are the package's, ``lam_shared = l0 / (T alpha)`` and
+``lam_task = l / (T alpha)`` (``lambda = N lam`` with ``N = T n_t = T alpha d``).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from numpy.typing import NDArray
 from scipy.optimize import brentq
 
 from mtlreg._validation import check_int, check_number
+from mtlreg.linear._compat import renamed
 from mtlreg.linear._link import Link, check_link, link_moments
 
 _STEP = 1e-6
@@ -124,61 +131,91 @@ def _finite(
 
 
 def theory_error(
-    alpha: float,
-    T: int,
-    sigma: float,
-    l0: float,
-    l: float,
-    phi: Link = "sign",
+    sample_ratio: float | None = None,
+    T: int = 1,
+    sigma: float = 0.0,
     *,
+    lam_shared: float | None = None,
+    lam_task: float | None = None,
+    phi: Link = "sign",
     noise: float = 0.0,
-    ratio: float = 1.0,
+    lam_ratio: float | None = None,
+    alpha: float | None = None,
+    l0: float | None = None,
+    l: float | None = None,
+    ratio: float | None = None,
 ) -> TheoryError:
-    """Asymptotic error of the multi-task estimator with ``n_t = alpha d`` per task.
+    """Asymptotic error of the multi-task estimator with ``n_t = sample_ratio * d`` per task.
+
+    The estimator minimises the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 +
+    lam * penalty`` with ``lam * penalty = lam_shared ||w_0||^2 + sum_t lam_task
+    ||v_t||^2`` and ``N = T n_t`` (:func:`~mtlreg.linear.fit_multitask`;
+    docs/theory.md §8). Where the limit of the error is infinite (the interpolation
+    peak of a ridgeless limit: ``n_t = d`` when both strengths go to 0, ``N = d``
+    when only ``lam_shared`` does) ``mse``, ``norm2`` and the diverging parts are
+    ``inf`` (and the classification error of ``sign`` is 1/2).
 
     Args:
-        alpha: samples per task over dimension, ``n_t / d > 0``.
-        T: number of tasks (``T = 1`` is ridge with ``lambda = lambda_0 lambda_1 /
-            (lambda_0 + lambda_1)``).
+        sample_ratio: samples per task over dimension, ``n_t / d > 0``.
+        T: number of tasks (``T = 1`` is ridge with strength ``lam_shared lam_task /
+            (lam_shared + lam_task)``).
         sigma: task-specific scale; the task similarity is ``1 / (1 + sigma^2)``.
-        l0: shared penalty over d (``lambda_0 = d l0``); ``0`` is the limit ``-> 0``.
-        l: task penalty over d (``lambda_t = d l``); ``0`` is the limit ``-> 0``.
+        lam_shared: strength of the shared part, ``>= 0``; ``0`` is the limit ``-> 0``.
+        lam_task: strength of the task parts, ``>= 0``; ``0`` is the limit ``-> 0``.
         phi: ``"sign"``, ``"relu"``, ``"identity"`` or a callable link.
         noise: standard deviation of the label noise.
-        ratio: ``l0 / l`` kept fixed in the limit where both are 0.
+        lam_ratio: ``lam_shared / lam_task`` kept fixed in the limit where both are 0
+            (default 1).
+        alpha, l0, l, ratio: deprecated: ``alpha`` is ``sample_ratio``; ``l0`` and ``l``
+            are the strengths over d of the unnormalised objective (``lambda_0 = d l0``,
+            i.e. ``lam_shared = l0 / (T sample_ratio)``); ``ratio`` is ``lam_ratio``.
     """
-    alpha = check_number(alpha, "alpha", low=0.0, low_inclusive=False)
+    sample_ratio = renamed(sample_ratio, alpha, "sample_ratio", "alpha")
+    sample_ratio = check_number(sample_ratio, "sample_ratio", low=0.0, low_inclusive=False)
     T = check_int(T, "T", low=1)
+    per_d = T * sample_ratio  # lambda_0 / d = lam_shared * N / d
+    note = " (lam_shared = l0 / (T sample_ratio))"
+    old0 = None if l0 is None else check_number(l0, "l0", low=0.0) / per_d
+    oldt = None if l is None else check_number(l, "l", low=0.0) / per_d
+    lam_shared = renamed(lam_shared, old0, "lam_shared", "l0", note=note)
+    lam_task = renamed(lam_task, oldt, "lam_task", "l", note=" (lam_task = l / (T sample_ratio))")
+    if lam_ratio is None and ratio is None:
+        lam_ratio = 1.0
+    lam_ratio = renamed(lam_ratio, ratio, "lam_ratio", "ratio")
     sigma = check_number(sigma, "sigma", low=0.0)
-    l0 = check_number(l0, "l0", low=0.0)
-    l = check_number(l, "l", low=0.0)
+    lam0 = check_number(lam_shared, "lam_shared", low=0.0) * per_d
+    lam1 = check_number(lam_task, "lam_task", low=0.0) * per_d
     phi = check_link(phi)
     noise = check_number(noise, "noise", low=0.0)
-    ratio = check_number(ratio, "ratio", low=0.0, low_inclusive=False)
+    lam_ratio = check_number(lam_ratio, "lam_ratio", low=0.0, low_inclusive=False)
     s2 = 1.0 + sigma**2
     moments = link_moments(phi, math.sqrt(s2))
     kappa, second = float(moments.kappa1), float(moments.second) + noise**2
     tau2 = second - kappa**2 * s2
 
     def at(h: float) -> NDArray[np.float64]:
-        if l0 > 0 and l > 0:
-            pair = (l0, l)
-        elif l0 == 0 and l == 0:
-            pair = (ratio * h, h)
+        if lam0 > 0 and lam1 > 0:
+            pair = (lam0, lam1)
+        elif lam0 == 0 and lam1 == 0:
+            pair = (lam_ratio * h, h)
         else:
-            pair = (h * l, l) if l0 == 0 else (l0, h * l0)
+            pair = (h * lam1, lam1) if lam0 == 0 else (lam0, h * lam0)
         lam = np.r_[pair[0], np.full(T, pair[1])]
-        return np.array(_finite(alpha, lam, sigma, kappa, tau2))
+        return np.array(_finite(sample_ratio, lam, sigma, kappa, tau2))
 
-    if l0 > 0 and l > 0:
+    if lam0 > 0 and lam1 > 0:
         bias, variance, overlap = at(0.0)
     else:
-        bias, variance, overlap = 2.0 * at(_STEP) - at(2.0 * _STEP)
+        f1, f2, f4 = at(_STEP), at(2.0 * _STEP), at(4.0 * _STEP)
+        bias, variance, overlap = 2.0 * f1 - f2
+        diverging = _diverging(f1, f2, f4)
+        bias = math.inf if diverging[0] else bias
+        variance = math.inf if diverging[1] else variance
     mse = tau2 + bias + variance
     norm2 = mse - second + 2.0 * kappa * overlap
     cls = None
     if phi == "sign":
-        cos = overlap / math.sqrt(s2 * max(norm2, 1e-300))
+        cos = overlap / math.sqrt(s2 * max(norm2, 1e-300)) if math.isfinite(norm2) else 0.0
         cls = math.acos(min(1.0, max(-1.0, cos))) / math.pi
     return TheoryError(
         mse=float(mse),
@@ -189,3 +226,19 @@ def theory_error(
         variance=float(variance),
         tau2=float(tau2),
     )
+
+
+#: (f(h) - f(2h)) / (f(2h) - f(4h)) is ~1/2 for a smooth function of the step h and
+#: 2**p for one that diverges like h**-p (1.41 at the interpolation peaks).
+_DIVERGENCE_RATIO = 1.3
+
+
+def _diverging(
+    f1: NDArray[np.float64], f2: NDArray[np.float64], f4: NDArray[np.float64]
+) -> NDArray[np.bool_]:
+    """Components whose values at steps h, 2h, 4h grow like a negative power of h."""
+    d12, d24 = f1 - f2, f2 - f4
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.where(d24 != 0, d12 / d24, 0.0)
+    visible = np.abs(d12) > 1e-9 * np.maximum(1.0, np.abs(f1))
+    return np.asarray((growth > _DIVERGENCE_RATIO) & visible & (d12 > 0))
