@@ -338,3 +338,38 @@ def test_report_shared_settings_are_computed_over_all_rows(tmp_path: Path) -> No
     text = write_report(tmp_path).read_text()
     assert "- `aux_dist`: bernoulli" in text
     assert "- `aux_dist`: none" not in text
+
+
+def test_written_files_follow_the_umask(tmp_path: Path) -> None:
+    import stat
+
+    from mtlreg._io import write_json
+
+    old = os.umask(0o022)
+    try:
+        run_sweep(SMALL, tmp_path, progress=False)
+        paths = [
+            export_results(tmp_path, "csv"),
+            export_results(tmp_path, "parquet"),
+            write_report(tmp_path),
+            write_json(tmp_path / "metrics.json", {"a": 1.0}),
+        ]
+    finally:
+        os.umask(old)
+    for path in paths:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+    assert not list(tmp_path.rglob(".*.tmp"))
+
+
+def test_rows_without_checksum_count_only_if_their_network_loads(tmp_path: Path) -> None:
+    """Stores written before checksums: a row counts as done iff its network loads."""
+    run_sweep(SMALL, tmp_path, progress=False)
+    _, ref_nets = _rows_and_networks(tmp_path)
+    victim = sorted(ref_nets)[0]
+    with sqlite3.connect(tmp_path / "results.sqlite") as con:
+        con.execute("UPDATE networks SET checksum = NULL")
+        con.execute("UPDATE networks SET params = ? WHERE run_id = ?", (b"\x00" * 64, victim))
+    with pytest.warns(RuntimeWarning, match="unreadable network"):
+        summary = run_sweep(SMALL, tmp_path, progress=False)
+    assert (summary.already_done, summary.computed) == (3, 1)
+    assert _networks(tmp_path) == ref_nets

@@ -365,6 +365,10 @@ class ResultStore:
         ).fetchone()
         if row is None:
             raise KeyError(f"No run {run_id!r} in {str(self.path)!r}.")
+        if not row[0]:
+            raise StoreError(
+                f"Run {run_id!r} in {str(self.path)!r} has no stored network (it failed)."
+            )
         return network_from_blob(row[0])
 
     def frame(self) -> pd.DataFrame:
