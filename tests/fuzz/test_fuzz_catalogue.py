@@ -476,3 +476,15 @@ def test_cli_subprocess(argv: list[str], expect: int) -> None:
 
 def test_catalogue_size() -> None:
     assert len(API_ERRORS) + len(CLI_CASES) >= 60
+
+
+def test_a_wide_network_starts_without_a_dense_k_cubed_solve() -> None:
+    """Issue 14: train(width=10**4) spent minutes in an O(K^3) start-up solve."""
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((50, 2)), rng.standard_normal(50)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = train(X, Y, width=10**4, lam=1e-3, seed=0, max_steps=2)
+    assert time.perf_counter() - t0 < 60.0
+    assert np.isfinite(res.objective)
