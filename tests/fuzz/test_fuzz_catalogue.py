@@ -488,3 +488,26 @@ def test_a_wide_network_starts_without_a_dense_k_cubed_solve() -> None:
         res = train(X, Y, width=10**4, lam=1e-3, seed=0, max_steps=2)
     assert time.perf_counter() - t0 < 60.0
     assert np.isfinite(res.objective)
+
+
+def test_a_diverging_sweep_stores_failed_rows_not_ok(tmp_path: Path) -> None:
+    """Issue 14: a sweep with lr 1e12 stored status=ok rows with fit 7.5e47."""
+    from mtlreg.sweep import load_network, load_results, run_sweep
+
+    spec = yaml.safe_load(_yaml(grid__lr=[1e12], training={"steps": 200, "method": "adam"}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_sweep(spec, tmp_path, progress=False)
+    frame = load_results(tmp_path)
+    assert len(frame) == 1
+    assert (frame["status"] != "ok").all()
+    row = frame.iloc[0]
+    try:
+        net = load_network(tmp_path, row["run_id"])
+    except ValueError as exc:  # no network stored for a failed run: a clear error
+        message, net = str(exc), None
+    else:
+        message = row["run_id"]
+    assert row["run_id"] in message
+    if net is not None:
+        assert all(bool(torch.isfinite(p).all()) for p in net.parameters())
