@@ -18,13 +18,6 @@ from typing import Any, NoReturn
 
 from mtlreg.experiments import REGISTRY, load, summary, summary_line, write_results_readme
 
-#: The sweep commands (defined in ``mtlreg.sweep``, imported only when one runs).
-SWEEP_COMMANDS: dict[str, str] = {
-    "sweep": "run a grid of trainings from a YAML spec (resumable)",
-    "results": "work with a sweep's results store (export to CSV or Parquet)",
-    "report": "write DIR/report/report.md and figures summarising a sweep",
-}
-
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     """Keeps descriptions as written and appends each option's default to its help."""
@@ -97,14 +90,79 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         _add_common(p)
         if name == command:
             load(name).add_arguments(p)
-    if command in SWEEP_COMMANDS:
-        from mtlreg.sweep._cli import register
-
-        register(sub, SWEEP_COMMANDS)  # type: ignore[arg-type]
-    else:  # listed in the help; their options are added only when one of them runs
-        for name, text in SWEEP_COMMANDS.items():
-            sub.add_parser(name, help=text, description=text)
+    _add_sweep_commands(sub)
     return parser
+
+
+def _add_sweep_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """``sweep``, ``results export`` and ``report`` (:mod:`mtlreg.sweep`, imported on use)."""
+    text = "run a grid of trainings from a YAML spec (resumable)"
+    p = sub.add_parser(
+        "sweep",
+        help=text,
+        description="Run every unfinished run of a sweep spec and store it in "
+        "OUT/results.sqlite. Interrupted sweeps resume where they stopped; a second sweep "
+        "with a different spec into the same folder is refused while the first runs.",
+    )
+    p.add_argument("spec", type=Path, help="sweep spec (YAML), e.g. examples/sweeps/small.yaml")
+    p.add_argument("--out", type=Path, required=True, help="sweep folder (created if missing)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler, e.g. tcp://HOST:8786")
+    where.add_argument(
+        "--local-cluster", type=int, metavar="N", help="start a local Dask cluster of N workers"
+    )
+    p.add_argument("--batch-size", type=int, help="networks per batch (overrides the spec)")
+    p.add_argument("--device", help="torch device, e.g. cpu or cuda (overrides the spec)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(handler=_sweep)
+
+    text = "work with a sweep's results store (export to CSV or Parquet)"
+    r = sub.add_parser("results", help=text, description=text)
+    actions = r.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    text = "write DIR/results.csv or DIR/results.parquet, one row per run"
+    e = actions.add_parser("export", help=text, description=text)
+    e.add_argument("dir", type=Path, help="sweep folder")
+    e.add_argument("--format", choices=["csv", "parquet"], default="csv", help="file format")
+    e.set_defaults(handler=_export)
+
+    text = "write DIR/report/report.md and figures summarising a sweep"
+    rep = sub.add_parser("report", help=text, description=text)
+    rep.add_argument("dir", type=Path, help="sweep folder")
+    rep.set_defaults(handler=_report)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from mtlreg.sweep import run_sweep
+
+    summary = run_sweep(
+        args.spec,
+        args.out,
+        scheduler=args.scheduler,
+        local_cluster=args.local_cluster,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=False if args.no_progress else None,
+    )
+    print(
+        f"[sweep] {summary.total} runs: {summary.already_done} already done, "
+        f"{summary.computed} computed in {summary.seconds:.1f} s -> {summary.out}"
+    )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from mtlreg.sweep import export_results
+
+    print(f"[results] wrote {export_results(args.dir, args.format)}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from mtlreg.sweep import write_report
+
+    print(f"[report] wrote {write_report(args.dir)}")
+    return 0
 
 
 def _command(argv: Sequence[str]) -> str | None:
