@@ -51,8 +51,11 @@ class MultiTaskFit:
     """The fitted multi-task estimator (an exact, direct solve).
 
     Follows the package's result protocol where it applies: ``objective = fit +
-    penalty`` of the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam *
-    penalty``, where ``penalty`` holds the whole penalty term ``lam_shared ||w_0||^2 +
+    penalty`` of the package objective::
+
+        (1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty
+
+    where ``penalty`` holds the whole penalty term ``lam_shared ||w_0||^2 +
     sum_t lam_task_t ||v_t||^2`` (two strengths, so no single ``lam`` factors out).
     The solve is direct, so ``n_iter`` is 0 and ``converged`` is True; no lower bound
     is computed, so ``lower_bound``, ``gap`` and ``relative_gap`` are nan. A linear
@@ -321,13 +324,16 @@ def fit_multitask_ridgeless(
 ) -> MultiTaskFit:
     """The limit ``lam_shared, lam_task -> 0`` with ``lam_shared / lam_task = lam_ratio``.
 
-    The limit of the minimisers of the package objective ``(1/N) sum_i ||y_i -
-    f(x_i)||^2 + lam * penalty`` of :func:`fit_multitask`. Each ``w_t`` minimises
-    task t's squared loss (it interpolates when ``n_t <= d``, it is least squares
-    when ``n_t > d``); among those, the split minimises ``||w_0||^2 + sum_t ||v_t||^2
-    / lam_ratio_t``. Exactly: ``w_0 = (I + sum_t P_t / r_t)^-1 sum_t A_t^+ y_t / r_t``
-    and ``w_t = A_t^+ y_t + (I - P_t) w_0`` with ``P_t = A_t^+ A_t``, ``r_t =
-    lam_ratio_t``. The returned ``objective`` is the fit (both strengths are 0).
+    The limit of the minimisers of the package objective of :func:`fit_multitask`::
+
+        (1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty
+
+    Each ``w_t`` minimises task t's squared loss (it interpolates when ``n_t <= d``, it
+    is least squares when ``n_t > d``); among those, the split minimises
+    ``||w_0||^2 + sum_t ||v_t||^2 / r_t`` with ``r_t = lam_ratio_t``. Exactly:
+    ``w_0 = (I + sum_t P_t / r_t)^-1 sum_t A_t^+ y_t / r_t`` and
+    ``w_t = A_t^+ y_t + (I - P_t) w_0`` with ``P_t = A_t^+ A_t``. The returned
+    ``objective`` is the fit (both strengths are 0).
 
     Args:
         lam_ratio: ``lam_shared / lam_task`` (default 1), scalar or one per task.

@@ -70,8 +70,11 @@ def simulate_error(
 ) -> MonteCarloError:
     """Monte-Carlo test error of :func:`~mtlreg.linear.fit_multitask`.
 
-    The estimator minimises the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 +
-    lam * penalty`` with ``lam * penalty = lam_shared ||w_0||^2 + sum_t lam_task
+    The estimator minimises the package objective::
+
+        (1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty
+
+    with ``lam * penalty = lam_shared ||w_0||^2 + sum_t lam_task
     ||v_t||^2`` and ``N = sum_t n_t``. ``lam_shared = 0`` (with ``lam_task > 0``) is
     the limit ``lam_shared -> 0``; both 0 is the limit of both with ``lam_shared /
     lam_task = lam_ratio`` (default 1); ``lam_task = 0`` alone is not supported.

@@ -147,8 +147,11 @@ def theory_error(
 ) -> TheoryError:
     """Asymptotic error of the multi-task estimator with ``n_t = sample_ratio * d`` per task.
 
-    The estimator minimises the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 +
-    lam * penalty`` with ``lam * penalty = lam_shared ||w_0||^2 + sum_t lam_task
+    The estimator minimises the package objective::
+
+        (1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty
+
+    with ``lam * penalty = lam_shared ||w_0||^2 + sum_t lam_task
     ||v_t||^2`` and ``N = T n_t`` (:func:`~mtlreg.linear.fit_multitask`;
     docs/theory.md §8). Where the limit of the error is infinite (the interpolation
     peak of a ridgeless limit: ``n_t = d`` when both strengths go to 0, ``N = d``
