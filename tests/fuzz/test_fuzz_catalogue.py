@@ -511,3 +511,29 @@ def test_a_diverging_sweep_stores_failed_rows_not_ok(tmp_path: Path) -> None:
     assert row["run_id"] in message
     if net is not None:
         assert all(bool(torch.isfinite(p).all()) for p in net.parameters())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="double-descent --regimes has no help text (issue 15; experiments/double_descent.py "
+    "is not the GUARDS engineer's)",
+)
+def test_every_cli_option_has_a_description_and_shows_its_default() -> None:
+    import argparse
+
+    from mtlreg.cli import build_parser
+    from mtlreg.experiments import REGISTRY
+
+    undocumented = []
+    for name in [*REGISTRY, "reproduce", "sweep", "report"]:
+        parser = build_parser(name)
+        subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        sub = subs.choices[name]
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help" and not action.help:
+                undocumented.append(f"{name} {action.option_strings[0]}")
+        text = sub.format_help()
+        for action in sub._actions:
+            if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+                assert "default" in text, (name, action.dest)
+    assert not undocumented, undocumented
