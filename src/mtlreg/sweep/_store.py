@@ -197,11 +197,12 @@ class ResultStore:
         con = self._con
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=FULL")
-        problems = [r[0] for r in con.execute("PRAGMA quick_check(5)")]
+        problems = [str(r[0]) for r in con.execute("PRAGMA quick_check(5)")]
         if problems != ["ok"]:
+            found = " ".join("; ".join(problems).replace("*** in database main ***", "").split())
             raise StoreError(
                 f"Results store {str(self.path)!r} is corrupted (SQLite quick_check: "
-                f"{'; '.join(problems)[:200]}). Move it aside to recompute its runs."
+                f"{found[:200]}). Move it aside to recompute its runs."
             )
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not tables & {"runs", "networks"}:
