@@ -28,6 +28,11 @@ class BatchState:
     Shapes: ``W`` (B, K, d), ``b`` (B, K), ``V`` (B, K, T), ``A`` (B, T, d), ``c`` (B, T).
     ``neuron_mask`` (B, K) and ``task_mask`` (B, T) are 1 for real entries; ``skip``
     (B,) is 1 where the network has the skip connection ``A x + c``.
+
+    All parameters live in one flat buffer ``flat`` (B, P) laid out as
+    ``[W, V, b, A, c]`` (the decayed weights first), and so do their gradients and
+    Adam moments: an Adam step is a handful of operations on one tensor, whatever
+    the number of parameter groups.
     """
 
     W: Tensor
@@ -41,19 +46,50 @@ class BatchState:
     step: int = 0
 
     def __post_init__(self) -> None:
-        self.params = [self.W, self.b, self.V, self.A, self.c]
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.s = [torch.zeros_like(p) for p in self.params]
-        self.grads = [torch.zeros_like(p) for p in self.params]
-        self._masks = [
-            self.neuron_mask[:, :, None],
-            self.neuron_mask,
+        B, K, d = self.W.shape
+        T = self.V.shape[2]
+        self.shape = (K, d, T)
+        self.sizes = [K * d, K * T, K, T * d, T]
+        self.n_decay = K * d + K * T
+        parts = [self.W, self.V, self.b, self.A, self.c]
+        masks = [
+            self.neuron_mask[:, :, None].expand(B, K, d),
             self.neuron_mask[:, :, None] * self.task_mask[:, None, :],
-            self.task_mask[:, :, None] * self.skip[:, None, None],
+            self.neuron_mask,
+            (self.task_mask[:, :, None] * self.skip[:, None, None]).expand(B, T, d),
             self.task_mask * self.skip[:, None],
         ]
-        for p, mask in zip(self.params, self._masks, strict=True):
-            p.mul_(mask)
+        self.flat = torch.cat([p.reshape(B, n) for p, n in zip(parts, self.sizes)], dim=1)
+        self.mask = torch.cat([m.reshape(B, n) for m, n in zip(masks, self.sizes)], dim=1)
+        self.masked = not bool((self.mask == 1).all())
+        self.flat.mul_(self.mask)
+        self.W, self.V, self.b, self.A, self.c = self._views(self.flat)
+        self.grad = torch.zeros_like(self.flat)
+        self.gW, self.gV, self.gb, self.gA, self.gc = self._views(self.grad)
+        self.m = torch.zeros_like(self.flat)
+        self.s = torch.zeros_like(self.flat)
+
+    def _views(self, buf: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        B = buf.shape[0]
+        K, d, T = self.shape
+        W, V, b, A, c = torch.split(buf, self.sizes, dim=1)
+        return W.view(B, K, d), V.view(B, K, T), b, A.view(B, T, d), c
+
+    @property
+    def params(self) -> list[Tensor]:
+        """Views of the parameters ``[W, b, V, A, c]``."""
+        return [self.W, self.b, self.V, self.A, self.c]
+
+    @property
+    def grads(self) -> list[Tensor]:
+        """Views of the gradients, in the order of ``params``."""
+        return [self.gW, self.gb, self.gV, self.gA, self.gc]
+
+    @property
+    def _masks(self) -> list[Tensor]:
+        """Masks of ``params``, in the same order and shapes."""
+        mW, mV, mb, mA, mc = self._views(self.mask)
+        return [mW, mb, mV, mA, mc]
 
 
 def forward(state: BatchState, X: Tensor) -> tuple[Tensor, Tensor]:
@@ -74,27 +110,27 @@ def objective(
     """
     _, F = forward(state, X)
     fit = (F - Y).pow(2).sum(dim=(1, 2)) * fit_scale
-    wd = 0.5 * (state.W.pow(2).sum(dim=(1, 2)) + state.V.pow(2).sum(dim=(1, 2)))
+    wd = 0.5 * state.flat[:, : state.n_decay].pow(2).sum(dim=1)
     return fit + lam * wd, fit, wd
 
 
 def gradients(state: BatchState, X: Tensor, Y: Tensor, lam: Tensor, fit_scale: Tensor) -> None:
     """Write d(fit + lam WD)/d(params) into ``state.grads`` (masked)."""
-    gW, gb, gV, gA, gc = state.grads
-    Z, F = forward(state, X)
+    Z = torch.baddbmm(state.b[:, None, :], X, state.W.transpose(1, 2))
     H = Z.clamp_min(0.0)
-    R = (F - Y).mul_((2.0 * fit_scale)[:, None, None])  # dfit/dF
-    lam3 = lam[:, None, None]
-    torch.bmm(H.transpose(1, 2), R, out=gV)
-    gV.add_(state.V * lam3)
-    gH = torch.bmm(R, state.V.transpose(1, 2)).mul_(Z > 0)
-    torch.bmm(gH.transpose(1, 2), X, out=gW)
-    gW.add_(state.W * lam3)
-    torch.sum(gH, dim=1, out=gb)
-    torch.bmm(R.transpose(1, 2), X, out=gA)
-    torch.sum(R, dim=1, out=gc)
-    for g, mask in zip(state.grads, state._masks, strict=True):
-        g.mul_(mask)
+    F = torch.baddbmm(state.c[:, None, :], X, state.A.transpose(1, 2))
+    F.baddbmm_(H, state.V)
+    R = F.sub_(Y).mul_((2.0 * fit_scale)[:, None, None])  # dfit/dF
+    torch.bmm(H.transpose(1, 2), R, out=state.gV)
+    gH = torch.ops.aten.threshold_backward(torch.bmm(R, state.V.transpose(1, 2)), Z, 0.0)
+    torch.bmm(gH.transpose(1, 2), X, out=state.gW)
+    torch.sum(gH, dim=1, out=state.gb)
+    torch.bmm(R.transpose(1, 2), X, out=state.gA)
+    torch.sum(R, dim=1, out=state.gc)
+    n = state.n_decay
+    state.grad[:, :n].addcmul_(state.flat[:, :n], lam[:, None])
+    if state.masked:
+        state.grad.mul_(state.mask)
 
 
 def adam_step(
@@ -107,18 +143,21 @@ def adam_step(
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
 ) -> None:
-    """One Adam step (PyTorch's update rule) for every network; ``lr`` has shape (B,)."""
+    """One Adam step (PyTorch's update rule) for every network; ``lr`` has shape (B,).
+
+    The only Adam update of the package: every recipe of :mod:`mtlreg.training`
+    steps through it.
+    """
     gradients(state, X, Y, lam, fit_scale)
     state.step += 1
     b1, b2 = betas
     bc1 = 1.0 - b1**state.step
     bc2_sqrt = math.sqrt(1.0 - b2**state.step)
-    for p, g, m, s in zip(state.params, state.grads, state.m, state.s, strict=True):
-        m.lerp_(g, 1.0 - b1)
-        s.mul_(b2).addcmul_(g, g, value=1.0 - b2)
-        denom = s.sqrt().div_(bc2_sqrt).add_(eps)
-        step = lr.view((-1,) + (1,) * (p.ndim - 1)) / bc1
-        p.sub_(m / denom * step)
+    g, m, s = state.grad, state.m, state.s
+    m.lerp_(g, 1.0 - b1)
+    s.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+    denom = s.sqrt().div_(bc2_sqrt).add_(eps)
+    state.flat.addcdiv_(m * (lr / -bc1)[:, None], denom)
 
 
 def stack(
@@ -196,6 +235,6 @@ def select(state: BatchState, keep: Tensor) -> BatchState:
         state.skip[keep],
         state.step,
     )
-    new.m = [m[keep] for m in state.m]
-    new.s = [s[keep] for s in state.s]
+    new.m = state.m[keep]
+    new.s = state.s[keep]
     return new

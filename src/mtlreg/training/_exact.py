@@ -27,6 +27,10 @@ from mtlreg.training._history import TrainHistory, TrainResult
 from mtlreg.training._setup import Scaling, objective_terms
 
 
+class _OutOfRange(ValueError):
+    """The exact solver cannot represent this problem in float64."""
+
+
 def applies(p: Checked) -> bool:
     """Whether the exact 1-D solution answers this problem (1-D, skip, no start net)."""
     return p.x.shape[1] == 1 and p.skip and p.net is None
@@ -44,14 +48,23 @@ def solve_exact(p: Checked, options: TrainOptions, method: str) -> TrainResult |
     xs, ys = scaling.forward(p.x, p.y)
     # (1/(N T)) ||.||^2 + lam WD is (1/T) times the "sum" objective at lam * T.
     lam_sum = p.lam * n_tasks if mean else p.lam
-    opt = weight_decay_optimum(xs[:, 0], ys, lam_sum * scaling.lam_factor, tol=min(tol, 1e-10))
+    lam_s = lam_sum * scaling.lam_factor
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            opt = weight_decay_optimum(xs[:, 0], ys, lam_s, tol=min(tol, 1e-10))
+    except (OverflowError, FloatingPointError) as exc:
+        raise _OutOfRange(
+            f"Parameter `lam` should be within float64 range of the data's scale: in unit "
+            f"scale it is {lam_s:.3g}, which overflows the exact 1-D solver ({exc}). "
+            "Lower lam or rescale the data."
+        ) from None
     if opt.n_knots > p.width:
         return None
     bound = getattr(opt, "lower_bound", None)
     lower_s = float(opt.dual_objective if bound is None else bound)
     factor = (1.0 / n_tasks if mean else 1.0) * scaling.objective_factor
     lower = lower_s * factor
-    model = scaling.net_backward(opt.to_network(p.width).double()).balance()
+    model = scaling.balanced_backward(opt.to_network(p.width).double())
     # measure on the original data, in float64, whatever the training dtype
     xt = torch.as_tensor(p.x, dtype=torch.float64)
     yt = torch.as_tensor(p.y, dtype=torch.float64)
@@ -65,7 +78,7 @@ def solve_exact(p: Checked, options: TrainOptions, method: str) -> TrainResult |
         objective=np.array([obj]),
         fit=np.array([fit]),
         penalty=np.array([wd]),
-        vv_norm=np.array([float(model.vv_norm())]),
+        vv_norm=np.array([float(model.vv_norm().detach())]),
         active=np.array([opt.n_knots], dtype=np.int64),
         phase=("exact",),
     )
@@ -134,7 +147,10 @@ class AutoRecipe(Recipe):
         out: dict[int, Outcome] = {}
         rest: list[Checked] = []
         for p in problems:
-            res = solve_exact(p, options, self.name) if applies(p) else None
+            try:
+                res = solve_exact(p, options, self.name) if applies(p) else None
+            except _OutOfRange:  # the gradient recipe trains in its own well-scaled space
+                res = None
             if res is None:
                 rest.append(p)
             else:

@@ -367,16 +367,25 @@ def _result(
 ) -> Outcome:
     """The result of one problem: its best restart, mapped back and measured."""
     p = pp.problem
-    model = pp.scaling.net_backward(net.cpu() if net.w.device.type != "cpu" else net).balance()
+    cpu = net.cpu() if net.w.device.type != "cpu" else net
+    model = pp.scaling.balanced_backward(cpu) if recipe.rescale else cpu.balance()
     with torch.no_grad():  # a neuron with v = 0 adds nothing to f: drop its weights too
         silent = model.v.abs().amax(dim=1) == 0
         model.w[silent] = 0.0
         model.b[silent] = 0.0
     dtype = model.w.dtype
+    xt = torch.as_tensor(p.x, dtype=dtype)
+    yt = torch.as_tensor(p.y, dtype=dtype)
     with torch.no_grad():
-        xt = torch.as_tensor(p.x, dtype=dtype)
-        yt = torch.as_tensor(p.y, dtype=dtype)
         obj, fit, wd = objective_terms(model, xt, yt, p.lam, p.task_reduction)
+    trivial = False
+    if recipe.rescale:
+        # never return worse than the network with no active neuron (a feasible point)
+        base = pp.scaling.trivial_network(pp.xs, pp.ys, p.width, p.skip, dtype)
+        with torch.no_grad():
+            terms = objective_terms(base, xt, yt, p.lam, p.task_reduction)
+        if not float(obj) <= float(terms[0]):
+            model, (obj, fit, wd), trivial = base, terms, True
     objective_value = float(obj)
     if not math.isfinite(objective_value):
         return TrainingError(
@@ -395,6 +404,7 @@ def _result(
         "task_reduction": p.task_reduction,
         "restarts": restarts if p.net is None else 1,
         "best_restart": best,
+        "trivial": trivial,
         "output_layer_start": pp.output_layer if recipe.output_layer_start else False,
         "n_samples": int(p.x.shape[0]),
         "in_dim": int(p.x.shape[1]),

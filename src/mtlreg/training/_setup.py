@@ -132,6 +132,41 @@ class Scaling:
                 net.c.mul_(self.sy).sub_(net.A @ mx)
         return net
 
+    def balanced_backward(self, net: ShallowReLUNet) -> ShallowReLUNet:
+        """:meth:`net_backward` of the balanced ``net``, balanced without any norm.
+
+        Balanced in the scaled space, every neuron of the mapped-back network needs
+        the same factor sqrt(sx sy) to be balanced again; applying it directly avoids
+        norms of weights near the float64 limits (whose squares underflow).
+        """
+        net = self.net_backward(net.balance())
+        a = math.sqrt(self.sx) * math.sqrt(self.sy)
+        with torch.no_grad():
+            net.w.mul_(a)
+            net.b.mul_(a)
+            net.v.div_(a)
+        return net
+
+    def trivial_network(
+        self,
+        xs: NDArray[np.float64],
+        ys: NDArray[np.float64],
+        width: int,
+        skip: bool,
+        dtype: torch.dtype,
+    ) -> ShallowReLUNet:
+        """The network with no active neuron and the least-squares affine part (if skip)."""
+        net = ShallowReLUNet(xs.shape[1], ys.shape[1], width, skip, dtype=dtype)
+        with torch.no_grad():
+            for p in net.parameters():
+                p.zero_()
+            if net.A is not None and net.c is not None:
+                design = np.concatenate([xs, np.ones((xs.shape[0], 1))], axis=1)
+                coef, *_ = np.linalg.lstsq(design, ys, rcond=None)
+                net.A.copy_(torch.as_tensor(coef[:-1].T))
+                net.c.copy_(torch.as_tensor(coef[-1]))
+        return self.net_backward(net)
+
 
 def _safe_mean(a: NDArray[np.float64]) -> NDArray[np.float64]:
     """Column means that do not overflow for entries near the float64 limit."""
@@ -263,7 +298,7 @@ def _data_init(net: ShallowReLUNet, x: np.ndarray, y: np.ndarray, seed: int | No
     points = lo + (hi - lo) * rng.random((k, d))
     n_data = (k + 1) // 2
     order = np.concatenate([rng.permutation(n) for _ in range(n_data // n + 1)])[:n_data]
-    spread = float(np.sqrt(((x - x.mean(axis=0)) ** 2).sum(axis=1).mean())) or 1.0
+    spread = _rms(x - _safe_mean(x)) or 1.0
     margin = np.zeros(k)
     points[:n_data] = x[order]
     margin[:n_data] = 1e-3 * spread

@@ -1,0 +1,103 @@
+"""One engine: train() is train_many()'s one-problem case, for every recipe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import mtlreg
+from mtlreg._result import SolverResult
+from mtlreg.training import (
+    RECIPES,
+    Problem,
+    Recipe,
+    TrainResult,
+    register_recipe,
+    train,
+    train_many,
+)
+
+
+def _same_network(a: mtlreg.ShallowReLUNet, b: mtlreg.ShallowReLUNet) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+
+
+def _problem(seed: int, n: int = 6, d: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)), rng.standard_normal((n, 2))
+
+
+@pytest.mark.parametrize("method", ["adam", "continuation"])
+def test_train_is_train_many_at_the_default_step_counts(method: str) -> None:
+    """Every default (max_steps, lr, restarts, schedule, stopping rule) unchanged."""
+    X, Y = _problem(0)
+    X2, Y2 = _problem(1)
+    alone = train(X, Y, width=4, lam=1.0, seed=3, method=method)
+    assert alone.converged and alone.n_iter < RECIPES[method].max_steps  # type: ignore[attr-defined]
+    batch = train_many(
+        [Problem(X, Y, 4, 1.0, seed=3), Problem(X2, Y2, 4, 0.5, seed=4)], method=method
+    )
+    first = batch[0]
+    assert isinstance(first, TrainResult)
+    _same_network(alone.net, first.net)
+    assert first.n_iter == alone.n_iter and first.objective == alone.objective
+
+
+def test_continuation_full_schedule_without_early_stop_is_identical() -> None:
+    X, Y = _problem(2)
+    alone = train(X, Y, width=4, lam=1e-2, seed=5, method="continuation", tol=0.0)
+    assert alone.n_iter == 20_000
+    batch = train_many([Problem(X, Y, 4, 1e-2, seed=5), Problem(X, Y, 4, 1e-3, seed=6)],
+                       method="continuation", tol=0.0)  # fmt: skip
+    _same_network(alone.net, batch[0].net)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("method", ["auto", "exact"])
+def test_exact_recipes_are_identical_in_a_batch(method: str) -> None:
+    rng = np.random.default_rng(3)
+    x = np.sort(rng.uniform(-2, 2, 9))
+    Y = mtlreg.aux_tasks(rng.standard_normal(9), 2, seed=1)
+    alone = train(x, Y, width=16, lam=1e-4, method=method)
+    batch = train_many([Problem(x, Y, 16, 1e-4), Problem(x, Y[:, :1], 16, 1e-3)], method=method)
+    _same_network(alone.net, batch[0].net)  # type: ignore[union-attr]
+    assert alone.config["solver"] == "exact-1d"
+
+
+def test_result_protocol() -> None:
+    X, Y = _problem(4)
+    grad = train(X, Y, width=5, lam=1e-2, seed=0, max_steps=300)
+    x = np.linspace(-1, 1, 7)
+    exact = train(x, np.abs(x), width=8, lam=1e-3)
+    for res, lam, XX in ((grad, 1e-2, X), (exact, 1e-3, x)):
+        assert isinstance(res, SolverResult)
+        assert res.objective == pytest.approx(res.fit + lam * res.penalty, rel=1e-12)
+        assert res.n_iter == res.steps
+        np.testing.assert_array_equal(res.to_network().predict(XX), res.predict(XX))
+        assert res.to_network() is not res.net
+    assert np.isnan(grad.lower_bound) and np.isnan(grad.gap) and np.isnan(grad.relative_gap)
+    assert exact.gap == exact.objective - exact.lower_bound
+    assert exact.converged and exact.relative_gap <= 1e-7
+    # the bound is a lower bound: no network does better, e.g. a gradient-trained one
+    other = train(x, np.abs(x), width=8, lam=1e-3, method="continuation", max_steps=2000)
+    assert other.objective >= exact.lower_bound
+
+
+def test_a_registered_recipe_is_one_call_away() -> None:
+    class Zero(Recipe):
+        name = "zero-test"
+
+        def run(self, problems, options):  # type: ignore[no-untyped-def]
+            return [RECIPES["adam"].run([p], options)[0] for p in problems]
+
+    register_recipe(Zero())
+    try:
+        X, Y = _problem(5)
+        a = train(X, Y, width=3, lam=1e-2, seed=0, method="zero-test", max_steps=50)
+        b = train(X, Y, width=3, lam=1e-2, seed=0, method="adam", max_steps=50)
+        _same_network(a.net, b.net)
+    finally:
+        RECIPES.pop("zero-test")
