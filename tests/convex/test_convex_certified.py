@@ -234,6 +234,11 @@ def test_result_contract(skip: bool) -> None:
     res = solve(x, Y, lam, skip=skip)
     _check_contract(res, x, Y, lam)
     assert res.n_iter >= 1 and res.seconds > 0.0
+    assert isinstance(res, CertifiedSolution)
+    wide = res.to_network(width=res.to_network().width + 5)
+    assert np.allclose(wide.predict(x), res.predict(x), atol=1e-12)
+    with pytest.raises(ValueError, match="Parameter `width`"):
+        res.to_network(width=0)
     # the gap bounds the distance to an independent reference (the pattern program,
     # task by task, is an upper bound on the joint optimum's... single-task parts)
     single = solve(x, Y[:, 0], lam, skip=skip, method="patterns")

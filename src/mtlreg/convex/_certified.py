@@ -93,11 +93,14 @@ class CertifiedSolution:
         feats = np.maximum(x @ self.weights.T + self.biases, 0.0)
         return feats @ self.V + x @ self.skip_weight.T + self.skip_bias
 
-    def to_network(self, dtype: torch.dtype = torch.float64) -> ShallowReLUNet:
+    def to_network(
+        self, width: int | None = None, *, dtype: torch.dtype = torch.float64
+    ) -> ShallowReLUNet:
         """The balanced network (``||w_k|| = ||v_k||``), same predictions and VV penalty.
 
         Without skip the free constant becomes a neuron with ``w = 0`` (VV cost 0) and a
-        large bias with a tiny output weight.
+        large bias with a tiny output weight. ``width`` (default: as many neurons as the
+        solution needs) pads with zero neurons; it must be at least that number.
         """
         d = self.weights.shape[1]
         t = self.V.shape[1]
@@ -114,6 +117,12 @@ class CertifiedSolution:
             w = np.concatenate([w, np.zeros((1, d))])
             b = np.concatenate([b, [scale / eps]])
             v = np.concatenate([v, (const * eps / scale)[None, :]])
+        if width is not None:
+            width = check_int(width, "width", low=max(len(w), 1))
+            pad = width - len(w)
+            w = np.concatenate([w, np.zeros((pad, d))])
+            b = np.concatenate([b, np.zeros(pad)])
+            v = np.concatenate([v, np.zeros((pad, t))])
         if len(w) == 0:
             w, b, v = np.zeros((1, d)), np.zeros(1), np.zeros((1, t))
         net = ShallowReLUNet(d, t, len(w), skip=self.skip, dtype=dtype)
