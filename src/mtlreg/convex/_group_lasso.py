@@ -434,33 +434,38 @@ def _certify(
 
 
 class _GramCache:
-    """Columns of ``Phi^T Phi`` computed once, for the atoms seen in any working set."""
+    """Entries of ``Phi^T Phi`` computed once, for the atoms seen in any working set
+    (stored in a buffer whose capacity doubles, so growing it copies little)."""
 
     def __init__(self, phi: NDArray[np.float64]) -> None:
-        self.phi = phi
         self.phi_t = np.ascontiguousarray(phi.T)  # rows = atoms: cheap row gathers
         self.pos = np.full(phi.shape[1], -1, dtype=np.intp)
         self.seen = np.zeros(0, dtype=np.intp)
-        self.gram = np.zeros((0, 0))
+        self.buf = np.zeros((0, 0))
 
     def block(self, ws: NDArray[np.intp]) -> NDArray[np.float64]:
         new = ws[self.pos[ws] < 0]
+        k = self.seen.size
         if new.size:
-            k = self.seen.size
+            total = k + new.size
+            if total > self.buf.shape[0]:
+                cap = min(self.pos.size, max(total, 2 * self.buf.shape[0]))
+                grown = np.empty((cap, cap))
+                grown[:k, :k] = self.buf[:k, :k]
+                self.buf = grown
             rows_new = self.phi_t[new]
-            cross_old = rows_new @ self.phi_t[self.seen].T if k else np.zeros((new.size, 0))
-            grown = np.empty((k + new.size, k + new.size))
-            grown[:k, :k] = self.gram
-            grown[k:, :k] = cross_old
-            grown[:k, k:] = cross_old.T
-            grown[k:, k:] = rows_new @ rows_new.T
-            self.gram = grown
+            if k:
+                cross = rows_new @ self.phi_t[self.seen].T
+                self.buf[k:total, :k] = cross
+                self.buf[:k, k:total] = cross.T
+            self.buf[k:total, k:total] = rows_new @ rows_new.T
             self.seen = np.concatenate([self.seen, new])
-            self.pos[new] = np.arange(k, k + new.size)
+            self.pos[new] = np.arange(k, total)
+            k = total
         idx = self.pos[ws]
-        if idx.size == self.seen.size and np.array_equal(idx, np.arange(idx.size)):
-            return self.gram
-        return self.gram[np.ix_(idx, idx)]
+        if idx.size == k and np.array_equal(idx, np.arange(k)):
+            return np.ascontiguousarray(self.buf[:k, :k])
+        return self.buf[np.ix_(idx, idx)]
 
 
 def _select_ws(
@@ -669,7 +674,7 @@ def _inner_bcd(
             and primal - dual_best <= _NEWTON_GAP * primal
         ):
             tried.add(key)
-            v_new = _newton_support(g, b, alpha, v, supp)
+            v_new = _newton_support(g, b, alpha, v, supp, 0.1 * abs_tol)
             q_new = g @ v_new
             p_new, d_new = _sub_values(b, yy, alpha, v_new, q_new)
             if d_new > dual_best:
@@ -691,10 +696,16 @@ def _newton_support(
     alpha: float,
     v: NDArray[np.float64],
     supp: NDArray[np.bool_],
+    enough: float,
     iters: int = 12,
 ) -> NDArray[np.float64]:
     """Damped Newton on ``1/2 V'GV - <B, V> + alpha sum_k ||V_k||`` restricted to a
-    support whose groups stay nonzero (there the objective is smooth)."""
+    support whose groups stay nonzero (there the objective is smooth).
+
+    Stops when the Newton decrement falls below ``enough`` (a full step then gains
+    less than that), or after two damped steps in a row (the support is wrong: some
+    group is heading to zero, which block coordinate descent handles).
+    """
     idx = np.flatnonzero(supp)
     gs = np.ascontiguousarray(g[np.ix_(idx, idx)])
     bs = b[idx]
@@ -706,6 +717,7 @@ def _newton_support(
         )
 
     f = value(x)
+    damped = 0
     for _ in range(iters):
         norms = np.linalg.norm(x, axis=1)
         if np.any(norms <= 0):
@@ -740,7 +752,8 @@ def _newton_support(
         else:
             break
         x, f = cand, fc
-        if a == 1.0 and dec <= 1e-14 * max(abs(f), 1.0):
+        damped = damped + 1 if a < 1.0 else 0
+        if damped >= 2 or (a == 1.0 and 0.5 * dec <= enough):
             break
     out = v.copy()
     out[idx] = x
