@@ -109,8 +109,10 @@ def summarize(df: Any, lam: float) -> dict[str, Any]:
             "not_certified": "every multi-task and authors point (gradient recipes)",
         },
         "stationarity": {
-            "median": float(trained["stationarity"].median()) if len(trained) else None,
-            "max": float(trained["stationarity"].max()) if len(trained) else None,
+            "measure": "rel_change: relative objective decrease of further Adam steps",
+            "median_rel_change": float(trained["rel_change"].median()) if len(trained) else None,
+            "max_rel_change": float(trained["rel_change"].max()) if len(trained) else None,
+            "not_converged": int((~trained["converged"].astype(bool)).sum()),
         },
     }
 
