@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 EXACT_DIMS: tuple[int, ...] = (1, 2)
 
 # largest number of float64 entries one vectorised block of the d = 2 sweep may hold
-_BLOCK = 2_000_000
+_BLOCK = 50_000
 
 
 @dataclass(frozen=True)
