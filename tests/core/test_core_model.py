@@ -125,7 +125,7 @@ def _header_length(data: bytes) -> int:
     [
         (lambda raw: raw[: len(raw) // 2], r"truncated|cannot be read"),
         (lambda raw: raw[:5], "too short"),
-        (lambda raw: bytes(np.random.default_rng(0).integers(0, 256, 512, dtype=np.uint8)), ""),
+        (lambda raw: bytes(np.random.default_rng(0).integers(0, 256, 512, dtype=np.uint8)), "net"),
         (lambda raw: b"PK\x03\x04" + raw, r"\.pt"),
         (lambda raw: b"", "too short"),
     ],

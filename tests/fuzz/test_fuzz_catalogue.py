@@ -214,22 +214,17 @@ def test_adam_with_a_huge_learning_rate_raises_training_error() -> None:
         train(X2, Y2, width=8, lam=1e-3, seed=0, method="adam", lr=1e6, max_steps=300)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="linear.theory_error(alpha=1, l0=0, l=0) still returns a finite mse (332); "
-    "the limit is infinite (issue 14, linear/ is the SKLEARN engineer's)",
-)
 def test_theory_error_limit_is_not_a_finite_number() -> None:
     from mtlreg import linear
 
     try:
-        value = linear.theory_error(alpha=1.0, T=1, sigma=1.0, l0=0.0, l=0.0)
+        value = linear.theory_error(1.0, T=1, sigma=1.0, lam_shared=0.0, lam_task=0.0)
     except ValueError as exc:  # a clear error naming the limit's arguments is fine too
         message = str(exc)
     else:
         message = ""
         assert not math.isfinite(value.mse)
-    assert not message or "`l" in message or "alpha" in message
+    assert not message or "`lam" in message or "sample_ratio" in message
 
 
 def test_group_lasso_with_tol_zero_stops_at_max_iter_with_a_warning() -> None:
