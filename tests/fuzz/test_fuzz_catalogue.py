@@ -532,3 +532,21 @@ def test_every_cli_option_has_a_description_and_shows_its_default() -> None:
             if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
                 assert "default" in text, (name, action.dest)
     assert not undocumented, undocumented
+
+
+def test_train_on_2d_inputs_scaled_by_1e200_is_the_unscaled_problem() -> None:
+    """Issue 14: the 2-D gradient path returned a constant prediction at 1e200.
+
+    (a X, Y, lam a) is the problem (X, Y, lam) with the first layer scaled by 1/a
+    (docs/theory.md §1): the answer must be the same function of x / a, not a constant.
+    """
+    kw: dict[str, Any] = {"width": 16, "seed": 0, "max_steps": 300}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = train(X2, Y2, lam=1e-3, **kw)
+        try:
+            res = train(X2 * 1e200, Y2, lam=1e-3 * 1e200, **kw)
+        except (ValueError, mtlreg.TrainingError):
+            return
+    assert res.objective == pytest.approx(ref.objective, rel=1e-4)
+    np.testing.assert_allclose(res.predict(X2 * 1e200), ref.predict(X2), atol=1e-3)
