@@ -3,9 +3,13 @@
 512 networks of the two-squares multi-task size (N = 8 points in 2-D, T = 101 tasks,
 width 64, no skip) are trained for a fixed number of full-batch Adam steps:
 
-- batched: one :func:`mtlreg.sweep.train_batched` call on all networks;
+- batched: one :func:`mtlreg.training.train_many` call (``method="adam"``) on all
+  networks;
 - loop: :func:`mtlreg.train` (``method="adam"``, same steps, ``tol=0``) once per network
   (over the first ``--loop-networks`` networks; rates are per network-step).
+
+Both run the same code (``train`` is ``train_many``'s one-problem case). ``--repeats 3``
+(default) times each side three times and reports medians.
 
 Prints networks-steps per second of both and their ratio, and the GFLOP/s the batched
 engine achieves against a large matmul's GFLOP/s measured in the same run.
@@ -25,8 +29,7 @@ import numpy as np
 import torch
 
 import mtlreg
-from mtlreg.sweep import BatchedResult, BatchedRun, train_batched
-from mtlreg.sweep._datasets import TwoSquaresData
+from mtlreg.training import Problem, TrainResult, train_many
 
 N, D, T, K = 8, 2, 101, 64
 
@@ -63,29 +66,28 @@ def _timed(fn: Callable[[], object]) -> tuple[float, float]:
 
 
 def main() -> None:
+    import statistics
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=512)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument(
         "--loop-networks",
         type=int,
-        default=128,
-        help="networks trained one by one (default 128; rates are per network-step)",
+        default=64,
+        help="networks trained one by one (default 64; rates are per network-step)",
     )
-    parser.add_argument(
-        "--loop",
-        choices=["train", "engine"],
-        default="train",
-        help="single trainings by mtlreg.train (default) or by the engine with one network",
-    )
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dtype = torch.float32 if args.dtype == "float32" else torch.float64
-    x, y = TwoSquaresData(name="two_squares").load()
-    runs = [
-        BatchedRun(
+    corners = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+    x = np.concatenate([corners, 2.0 * corners])  # the two-squares data
+    y = np.concatenate([np.ones(4), np.zeros(4)])
+    problems = [
+        Problem(
             x,
             mtlreg.aux_tasks(y, T - 1, dist="bernoulli", seed=s),
             width=K,
@@ -98,73 +100,47 @@ def main() -> None:
     ]
     steps = args.steps
     n_loop = min(args.loop_networks, args.networks)
-    train_batched(runs[:8], steps=5, dtype=dtype)  # warm-up
+    opts = {"method": "adam", "max_steps": steps, "tol": 0.0, "dtype": dtype, "log_every": steps}
+    train_many(problems[:8], **opts)  # type: ignore[arg-type]  # warm-up
 
-    results: dict[str, list[BatchedResult]] = {}
-    timings: dict[str, tuple[float, float, int]] = {}
-    for fused in (True, False):
-        name = "batched, fused Adam" if fused else "batched, engine Adam"
-
-        def batched(fused: bool = fused, name: str = name) -> None:
-            results[name] = train_batched(runs, steps=steps, dtype=dtype, fused=fused)
-
-        timings[name] = (*_timed(batched), len(runs))
-
+    results: list[TrainResult] = []
     worst = [0.0]
 
+    def batched() -> None:
+        results[:] = train_many(problems, **opts)  # type: ignore[arg-type]
+
     def loop() -> None:
-        reference = results["batched, engine Adam"]
-        for run, res in zip(runs[:n_loop], reference):
-            if args.loop == "train":
-                net = mtlreg.train(
-                    run.X,
-                    run.Y,
-                    width=K,
-                    lam=run.lam,
-                    skip=False,
-                    seed=run.seed,
-                    method="adam",
-                    max_steps=steps,
-                    lr=run.lr,
-                    tol=0.0,
-                    dtype=dtype,
-                    progress=False,
-                    log_every=steps,
-                ).net
-            else:
-                net = train_batched([run], steps=steps, dtype=dtype, fused=False)[0].net
-            diff = float(np.abs(net.predict(x) - res.net.predict(x)).max())
-            worst[0] = max(worst[0], diff)
+        for p, res in zip(problems[:n_loop], results, strict=False):
+            net = mtlreg.train(p.X, p.Y, width=K, lam=p.lam, skip=False, seed=p.seed,
+                               method="adam", max_steps=steps, lr=p.lr, tol=0.0, dtype=dtype,
+                               progress=False, log_every=steps).net  # fmt: skip
+            worst[0] = max(worst[0], float(np.abs(net.predict(x) - res.predict(x)).max()))
 
-    name_loop = f"loop over {args.loop}()" if args.loop == "train" else "loop over engine, B=1"
-    timings[name_loop] = (*_timed(loop), n_loop)
-
+    walls: dict[str, list[float]] = {"batched": [], "loop": []}
+    for _ in range(args.repeats):
+        walls["batched"].append(_timed(batched)[0])
+        walls["loop"].append(_timed(loop)[0])
     flops = flops_per_network_step(N, D, T, K)
-    peak_wall = matmul_gflops(2048, dtype)
+    peak = matmul_gflops(2048, dtype)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cpus, torch {torch.__version__}, "
-        f"{args.threads} threads, {args.dtype}, no GPU; load average "
+        f"{args.threads} thread(s), {args.dtype}, no GPU; load average "
         f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}"
     )
-    print(f"problem: {len(runs)} networks, N={N}, d={D}, T={T}, width={K}, {steps} Adam steps")
-    print(f"{'':24s} {'wall s':>8s} {'net-steps/s':>12s} {'CPU s':>8s} {'net-steps/CPU-s':>16s}")
-    rates = {}
-    for name, (wall, cpu, count) in timings.items():
-        rates[name] = (count * steps / wall, count * steps / cpu)
-        print(f"{name:24s} {wall:8.2f} {rates[name][0]:12.0f} {cpu:8.2f} {rates[name][1]:16.0f}")
-    for name in list(timings)[:2]:
-        print(
-            f"speedup {name:22s}: {rates[name][0] / rates[name_loop][0]:6.1f}x wall, "
-            f"{rates[name][1] / rates[name_loop][1]:6.1f}x CPU (target >= 20x)"
-        )
-    print(f"max |single - batched (engine Adam)| prediction: {worst[0]:.2e}")
-    for name in list(timings)[:2]:
-        gflops = rates[name][0] * flops / 1e9
-        print(
-            f"{name:24s}: {gflops:6.2f} GFLOP/s achieved "
-            f"({flops / 1e3:.0f} kflop per network-step), {100 * gflops / peak_wall:.1f}% of matmul"
-        )
-    print(f"matmul 2048x2048 ({args.dtype}, {args.threads} threads): {peak_wall:6.2f} GFLOP/s")
+    print(f"problem: {len(problems)} networks, N={N}, d={D}, T={T}, width={K}, {steps} Adam "
+          f"steps; median of {args.repeats}")  # fmt: skip
+    rate_b = len(problems) * steps / statistics.median(walls["batched"])
+    rate_l = n_loop * steps / statistics.median(walls["loop"])
+    print(f"batched: {statistics.median(walls['batched']):.2f} s, {rate_b:.0f} net-steps/s")
+    print(f"loop of train() over {n_loop}: {statistics.median(walls['loop']):.2f} s, "
+          f"{rate_l:.0f} net-steps/s")  # fmt: skip
+    print(f"speed-up: {rate_b / rate_l:.1f}x (target >= 20x); per repeat: "
+          + ", ".join(f"{len(problems) * n_loop and (len(problems) / b) / (n_loop / l):.1f}x"
+                      for b, l in zip(walls["batched"], walls["loop"], strict=True)))  # fmt: skip
+    print(f"max |single - batched| prediction: {worst[0]:.2e}")
+    gflops = rate_b * flops / 1e9
+    print(f"batched: {gflops:.2f} GFLOP/s ({flops / 1e3:.0f} kflop per network-step), "
+          f"{100 * gflops / peak:.1f}% of a 2048x2048 matmul's {peak:.2f} GFLOP/s")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -101,3 +101,16 @@ def test_a_registered_recipe_is_one_call_away() -> None:
         _same_network(a.net, b.net)
     finally:
         RECIPES.pop("zero-test")
+
+
+def test_pruning_decides_per_problem() -> None:
+    """With prune=True a problem's surviving restart does not depend on its batch mates."""
+    X, Y = _problem(6, n=10)
+    X2, Y2 = _problem(7, n=10)
+    kw = {"method": "continuation", "max_steps": 500, "tol": 0.0, "prune": True}
+    alone = train_many([Problem(X, Y, 6, 1e-3, seed=1)], **kw)[0]  # type: ignore[arg-type]
+    batch = train_many([Problem(X2, Y2, 6, 1e-2, seed=2), Problem(X, Y, 6, 1e-3, seed=1)], **kw)  # type: ignore[arg-type]
+    _same_network(alone.net, batch[1].net)  # type: ignore[union-attr]
+    assert alone.config["best_restart"] == batch[1].config["best_restart"]  # type: ignore[union-attr]
+    # the survivor is one of the restarts the unpruned run trains: never a new start
+    assert 0 <= alone.config["best_restart"] < 4  # type: ignore[union-attr]

@@ -50,7 +50,7 @@ def train_auto_batched(
     lam_start = check_number(lam_start, "lam_start", low=0.0)
     problems = _problems(runs)
     results = train_many(problems, method="continuation", max_steps=steps, tol=0.0,
-                         restarts=restarts, lam_start=lam_start, dtype=dtype,
+                         restarts=restarts, lam_start=lam_start, dtype=dtype, prune=False,
                          on_error="return")  # fmt: skip
     out = []
     for r in results:

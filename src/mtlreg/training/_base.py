@@ -121,6 +121,7 @@ class TrainOptions:
     dtype: torch.dtype = torch.float64
     log_every: int = 100
     progress: bool = False
+    prune: bool | None = None
     callback: Callable[[int, int, float], None] | None = None
 
 

@@ -44,6 +44,9 @@ from mtlreg.training._setup import (
 WINDOW = 1000
 #: A network whose objective exceeds this multiple of its start has diverged.
 BLOWUP = 1e3
+#: Fractions of the steps where dominated restarts stop (``prune=True``): the better
+#: half of a problem's restarts survives the first, the best one the last.
+PRUNE = (0.2, 0.4)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class GradientRecipe(Recipe):
     rescale: bool = False
     continuation: bool = False
     output_layer_start: bool = False
+    prune: tuple[float, ...] = ()
 
     def schedule(self, i: int, steps: int, lr_decay: float) -> tuple[float, float, str]:
         """(learning-rate factor, lam exponent in [0, 1], phase) before step ``i + 1``.
@@ -292,6 +296,13 @@ def _run_group(
             done[prepared[o].problem.index] = prepared[o].error  # type: ignore[assignment]
         compact(torch.tensor([k for k in range(B) if owner[k] not in failed0]))
 
+    # stop dominated restarts early: at each fraction, keep the better half (the last: one)
+    prune = recipe.prune if opts.prune is None else ((recipe.prune or PRUNE) if opts.prune else ())
+    prune_at = [
+        (int(frac * steps), 1 if j == len(prune) - 1 else 2) for j, frac in enumerate(prune)
+    ]
+    prune_at = [(i, div) for i, div in prune_at if i > 0]
+
     step = 0
     lam_t = lam_end
     try:
@@ -301,6 +312,11 @@ def _run_group(
                     break
                 lr_mult, mix, phase = recipe.schedule(step - 1, steps, lr_decay)
                 lam_t = lam_end if mix >= 1.0 else lam_begin * ratio**mix
+                if prune_at and step - 1 == prune_at[0][0]:
+                    keep = _survivors(state, X, Y, lam_t, fit_scale, owner_t, prune_at[0][1])
+                    compact(keep)
+                    prune_at.pop(0)
+                    lam_t = lam_end if mix >= 1.0 else lam_begin * ratio**mix
                 adam_step(state, X, Y, lam_t, fit_scale, lr0 * lr_mult if lr_mult != 1 else lr0)
                 if bar is not None:
                     bar.update(1)
@@ -324,6 +340,27 @@ def _run_group(
         if pp.problem.index not in done:
             done[pp.problem.index] = pp.error or TrainingError("Training diverged.")
     return done
+
+
+def _survivors(
+    state: Any,
+    X: Tensor,
+    Y: Tensor,
+    lam_t: Tensor,
+    fit_scale: Tensor,
+    owner_t: Tensor,
+    divisor: int,
+) -> Tensor:
+    """Indices of the restarts to keep: per problem the best ceil(n / divisor) (1 if 1)."""
+    obj = objective(state, X, Y, lam_t, fit_scale)[0]
+    obj = torch.where(torch.isfinite(obj), obj, torch.inf).cpu()
+    owners = owner_t.tolist()
+    keep: list[int] = []
+    for o in dict.fromkeys(owners):
+        ks = [k for k, oo in enumerate(owners) if oo == o]
+        count = 1 if divisor == 1 else -(-len(ks) // divisor)
+        keep.extend(sorted(sorted(ks, key=lambda k: (float(obj[k]), k))[:count]))
+    return torch.tensor(sorted(keep), dtype=torch.long)
 
 
 def _baseline(pp: _Prepared) -> float:
