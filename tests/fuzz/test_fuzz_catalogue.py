@@ -550,3 +550,17 @@ def test_train_on_2d_inputs_scaled_by_1e200_is_the_unscaled_problem() -> None:
             return
     assert res.objective == pytest.approx(ref.objective, rel=1e-4)
     np.testing.assert_allclose(res.predict(X2 * 1e200), ref.predict(X2), atol=1e-3)
+
+
+def test_train_1d_scaled_by_1e200_certifies_the_exact_optimum() -> None:
+    """(1e200 x, y, 1e200 lam) is the unscaled 1-D problem: a certified result must be
+    the exact optimum of :func:`mtlreg.univariate.weight_decay_optimum`."""
+    x, lam = X1 * 1e200, 1e-3 * 1e200
+    exact = univariate.weight_decay_optimum(x, Y1, lam).objective
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = train(x, Y1, width=8, lam=lam, seed=0)
+    assert res.objective >= exact * (1 - 1e-9)
+    if res.converged:
+        assert res.objective == pytest.approx(exact, rel=1e-6)
+        assert res.relative_gap <= 1e-6
