@@ -208,6 +208,8 @@ def dual_lower_bound(
 # ----------------------------------------------------------------------- finite problem
 #: largest number of coefficients (atoms x outputs) handed to the interior point solver
 _CONIC_SIZE = 2500
+#: L-BFGS iterations of one sliding step
+_SLIDE_ITER = 50
 
 
 def _features(
@@ -777,7 +779,7 @@ def _column_generation(
         if len(atoms.piv) == 0:
             continue
         if d == 2 and atoms.slide.any():
-            v = _slide_2d(x, b, atoms, v, lam, free, maxiter=500)
+            v = _slide_2d(x, b, atoms, v, lam, free, maxiter=_SLIDE_ITER)
             atoms.sync()
         elif d >= 3:
             atoms.dirs, v = _slide(x, b, atoms.piv, atoms.dirs, v, lam, free, maxiter=500)
