@@ -366,6 +366,11 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
         lambda t: ["results", "export", str(t), "--format", "xlsx"],
         "invalid choice",
     ),
+    (
+        "smoothness-corrupted-store",
+        lambda t: ["smoothness", "--quick", "--out", _store(t, HEADER + b"\x07" * 5000)],
+        "results.sqlite",
+    ),
     ("two-squares-lam", lambda t: ["two-squares", "--out", str(t), "--lam", "-1"], "`lam`"),
     ("two-squares-grid-1", lambda t: ["two-squares", "--out", str(t), "--grid", "1"], "`grid`"),
 ]
