@@ -62,7 +62,8 @@ COLUMNS: tuple[str, ...] = (
     "gap", "gap_bound",
     "gap_lower", "rkhs_gap_bound", "bound_holds", "weight_spread", "network_suboptimality",
     "rkhs_objective", "exact_objective", "train_objective", "train_fit", "converged",
-    "rel_change", "flagged", "steps", "seconds",
+    "rel_change", "flagged", "steps", "seconds", "certified_objective",
+    "certified_relative_gap", "relative_gap_to_certified", "certified_rkhs_max_distance",
 )  # fmt: skip
 
 FIGURE_CLAIMS: dict[str, str] = {
@@ -111,6 +112,13 @@ _RUN_COLUMNS: dict[str, str] = {
     "flagged": "True when the network did not converge",
     "steps": "optimiser steps",
     "seconds": "training wall-clock time (s)",
+    "certified_objective": "certified global optimum of the same multi-task problem "
+    "(mtlreg.convex.solve; d <= 2 only, empty otherwise; label units squared)",
+    "certified_relative_gap": "the solver's certified relative duality gap (unitless)",
+    "relative_gap_to_certified": "(train_objective - certified_objective) / "
+    "certified_objective: how far the trained network is from the optimum (unitless)",
+    "certified_rkhs_max_distance": "max over test points of |output 1 of the certified "
+    "optimum - RKHS solution over its own neurons| (label units)",
 }
 _SUMMARY_COLUMNS: dict[str, str] = {
     "dataset": _RUN_COLUMNS["dataset"],
@@ -121,7 +129,8 @@ _SUMMARY_COLUMNS: dict[str, str] = {
 }
 for _field in (
     "rkhs_max_distance", "rkhs_rms_distance", "exact_max_distance", "kernel_max_distance",
-    "gap", "gap_bound", "weight_spread",
+    "gap", "gap_bound", "weight_spread", "certified_rkhs_max_distance",
+    "relative_gap_to_certified",
 ):  # fmt: skip
     for _stat in ("median", "min", "max"):
         _SUMMARY_COLUMNS[f"{_stat}_{_field}"] = f"{_stat} over seeds of `{_field}` (same units)"
@@ -323,6 +332,7 @@ def _one_run(
     }
     scalars = diag.as_dict()
     row.update({k: scalars[k] for k in COLUMNS if k in scalars})
+    row.update(_certified(X, Y, cfg.lam, data["skip"], data["X_test"], result.objective))
     surface: dict[str, NDArray[np.float64]] = {}
     if dataset == "two_squares":
         grid, _ = _grid(61, 2.5)
@@ -331,6 +341,37 @@ def _one_run(
             "rkhs": diag.rkhs.predict(grid),
         }
     return row, surface
+
+
+def _certified(
+    X: NDArray[np.float64],
+    Y: NDArray[np.float64],
+    lam: float,
+    skip: bool,
+    X_test: NDArray[np.float64],
+    train_objective: float,
+) -> dict[str, float]:
+    """The certified optimum of the same problem (d <= 2), its distance to its own RKHS
+    solution, and how far the trained network's objective is from it (nan otherwise)."""
+    nan = float("nan")
+    out = {k: nan for k in COLUMNS if k.startswith("certified") or k.endswith("_certified")}
+    if X.shape[1] > 2:
+        return out
+    from mtlreg.convex import solve
+
+    try:
+        sol = solve(X, Y, lam, skip=skip)
+    except (ValueError, TypeError):  # no certified solver for this problem
+        return out
+    if not np.isfinite(sol.gap):
+        return out
+    diag = kernel_diagnostics(sol.to_network(), X, Y, lam, X_test, task=0)
+    return {
+        "certified_objective": float(sol.objective),
+        "certified_relative_gap": float(sol.relative_gap),
+        "relative_gap_to_certified": (train_objective - sol.objective) / abs(sol.objective),
+        "certified_rkhs_max_distance": float(diag.rkhs_max_distance),
+    }
 
 
 def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -342,12 +383,16 @@ def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for field in (
             "rkhs_max_distance", "rkhs_rms_distance", "exact_max_distance",
             "kernel_max_distance", "gap",
-            "gap_bound", "weight_spread",
+            "gap_bound", "weight_spread", "certified_rkhs_max_distance",
+            "relative_gap_to_certified",
         ):  # fmt: skip
             vals = np.array([r[field] for r in sel], dtype=float)
-            entry[f"median_{field}"] = float(np.median(vals))
-            entry[f"min_{field}"] = float(vals.min())
-            entry[f"max_{field}"] = float(vals.max())
+            if np.isnan(vals).all():
+                entry.update({f"{stat}_{field}": float("nan") for stat in ("median", "min", "max")})
+                continue
+            entry[f"median_{field}"] = float(np.nanmedian(vals))
+            entry[f"min_{field}"] = float(np.nanmin(vals))
+            entry[f"max_{field}"] = float(np.nanmax(vals))
         entry["all_bounds_hold"] = all(bool(r["bound_holds"]) for r in sel)
         out.append(entry)
     return out
@@ -422,6 +467,13 @@ def _plot_convergence(path: Path, summary: list[dict[str, Any]]) -> Any:
                     T, med, yerr=[med - lo, hi - med], marker=_style.marker(i), capsize=2,
                     color=_style.color(i), label=label,
                 )  # fmt: skip
+                cert = np.array([s["median_certified_rkhs_max_distance"] for s in sel], float)
+                if field == "rkhs_max_distance" and np.isfinite(cert).any():
+                    ax.plot(
+                        T, cert, marker=_style.marker(i), mfc="white", ls="--",
+                        color=_style.color(i),
+                        label=f"{dataset.replace('_', ' ')}: certified optimum",
+                    )  # fmt: skip
                 if field == "rkhs_max_distance" and np.isfinite(rate) and len(T) > 1:
                     ok = med > 0
                     coef = np.polyfit(np.log(T[ok]), np.log(med[ok]), 1)
@@ -437,7 +489,9 @@ def _plot_convergence(path: Path, summary: list[dict[str, Any]]) -> Any:
         _style.legend_outside(fig, axes, loc="outside upper center", ncol=2)
         _style.note(
             fig,
-            "Median over seeds, bars: min-max. Distances: max over test points. Dotted: "
+            "Median over seeds, bars: min-max. Distances: max over test points. Open markers: "
+            "output 1 of the certified global optimum (d <= 2) against its own RKHS solution. "
+            "Dotted: "
             "least-squares fit of log distance against log T. Kernel-weight spread: mean over "
             "neurons of std/mean across tasks of each neuron's kernel weight (0 = one kernel "
             "shared by all tasks).",
