@@ -121,12 +121,13 @@ def gradients(state: BatchState, X: Tensor, Y: Tensor, lam: Tensor, fit_scale: T
     F = torch.baddbmm(state.c[:, None, :], X, state.A.transpose(1, 2))
     F.baddbmm_(H, state.V)
     R = F.sub_(Y).mul_((2.0 * fit_scale)[:, None, None])  # dfit/dF
-    torch.bmm(H.transpose(1, 2), R, out=state.gV)
+    gV = torch.bmm(H.transpose(1, 2), R)
     gH = torch.ops.aten.threshold_backward(torch.bmm(R, state.V.transpose(1, 2)), Z, 0.0)
-    torch.bmm(gH.transpose(1, 2), X, out=state.gW)
-    torch.sum(gH, dim=1, out=state.gb)
-    torch.bmm(R.transpose(1, 2), X, out=state.gA)
-    torch.sum(R, dim=1, out=state.gc)
+    gW = torch.bmm(gH.transpose(1, 2), X)
+    gA = torch.bmm(R.transpose(1, 2), X)
+    B = Z.shape[0]
+    parts = [gW.view(B, -1), gV.view(B, -1), gH.sum(dim=1), gA.view(B, -1), R.sum(dim=1)]
+    torch.cat(parts, dim=1, out=state.grad)  # contiguous products, one copy into the buffer
     n = state.n_decay
     state.grad[:, :n].addcmul_(state.flat[:, :n], lam[:, None])
     if state.masked:
@@ -156,7 +157,9 @@ def adam_step(
     g, m, s = state.grad, state.m, state.s
     m.lerp_(g, 1.0 - b1)
     s.mul_(b2).addcmul_(g, g, value=1.0 - b2)
-    denom = s.sqrt().div_(bc2_sqrt).add_(eps)
+    # moments below the smallest normal number (their square roots are far below eps,
+    # so the update is the same) would make sqrt crawl through subnormal arithmetic
+    denom = s.clamp_min(torch.finfo(s.dtype).tiny).sqrt_().div_(bc2_sqrt).add_(eps)
     state.flat.addcdiv_(m * (lr / -bc1)[:, None], denom)
 
 
