@@ -10,18 +10,19 @@ plus 10 Gaussian noise tasks (T = 11), P = 2000 random unit-norm ReLU atoms
 
 Time to a relative accuracy ``--accuracy`` (default 1e-6) of the objective against the
 best objective any run reached (mtlreg at certified relative gap 1e-9 among them):
-mtlreg stops on its own certified duality gap (``tol = accuracy``; its ladder is a
-budget of epochs); each peer climbs a ladder of its own tolerances and the time of the
-first run that got there is reported. Where a solver does not get there within
-``--timeout`` wall seconds (all rungs together), the relative error of its best finished
-run is reported, against the best objective and against mtlreg's certified lower
-bound. Every peer first solves a tiny problem in this process (imports, numba
-compilation); the timed runs are forked from it, so they time solving only. Each run
-reports its CPU time (the process's, 1 thread: what it would take on an idle core) and
-its wall time; ratios use CPU time, which a loaded machine distorts less. The solvers
-are timed in the same run, interleaved (mtlreg, celer, skglm, sklearn, then again),
-``--repeats`` times for cells whose slowest run takes less than ``--repeat-below``
-seconds, and the medians are reported with the ratio to celer (below 1: faster).
+mtlreg stops on its own certified duality gap (``tol = accuracy``; when that times
+out, a run with its default budget of 5000 epochs reports the gap it reaches); each
+peer climbs a ladder of its own tolerances and the time of the first run that got there
+is reported. Where a solver does not get there within ``--timeout`` wall seconds (all
+rungs together), the relative error of its best finished run is reported, against the
+best objective and against mtlreg's certified lower bound. Every peer first solves a
+tiny problem in this process (imports, numba compilation); the timed runs are forked
+from it, so they time solving only. Each run reports its CPU time (the process's, 1
+thread: what it would take on an idle core) and its wall time; ratios use CPU time,
+which a loaded machine distorts less. The solvers are timed in the same run,
+interleaved (mtlreg, celer, skglm, sklearn, then again), ``--repeats`` times for cells
+whose slowest run takes less than ``--repeat-below`` seconds, and the medians are
+reported with the ratio to celer (below 1: faster).
 
     BENCH_THREADS=1 python benchmarks/bench_convex.py --quick
     BENCH_THREADS=1 python benchmarks/bench_convex.py --out results/bench_convex.jsonl
@@ -54,7 +55,7 @@ SOLVERS = ("mtlreg", "celer", "skglm", "sklearn")
 # each solver's ladder of tolerances (mtlreg: budgets of epochs at tol = accuracy, since
 # its tol is its certified gap)
 LADDERS: dict[str, tuple[float, ...]] = {
-    "mtlreg": (5_000, 100_000),
+    "mtlreg": (10**6, 5_000),  # the second rung only runs when the first timed out
     "celer": (1e-6, 1e-8, 1e-10),
     "skglm": (1e-6, 1e-8, 1e-10),
     "sklearn": (1e-6, 1e-8, 1e-10, 1e-12),
@@ -170,6 +171,8 @@ def bench_cell(d: int, n: int, frac: float, solvers: list[str], args: argparse.N
         rung[name] = None
         for tol in LADDERS[name]:
             out = timed(name, tol, max(args.timeout - spent, 1.0))
+            if out is None and name == "mtlreg" and tol == LADDERS[name][0]:
+                continue  # the budgeted run tells which gap mtlreg reaches
             if out is None:
                 break
             spent += out[3]

@@ -186,23 +186,42 @@ def test_tol_zero_stops_at_max_iter_with_warning() -> None:
     assert time.perf_counter() - t0 < 120.0
 
 
-def test_compiled_epoch_matches_python() -> None:
-    """The numba kernel and its Python source do the same block coordinate pass."""
-    from mtlreg.convex._group_lasso import _bcd_epoch, _epoch_kernel
+def test_compiled_epochs_match_python_and_each_other() -> None:
+    """The numba kernels and their Python source do the same block coordinate pass, in
+    Gram space and in data space."""
+    from mtlreg.convex._group_lasso import _bcd_epoch, _bcd_epoch_data, _epoch_kernel
 
     rng = np.random.default_rng(9)
     a = rng.standard_normal((30, 12))
-    g = a.T @ a
-    b = rng.standard_normal((12, 3))
+    y = rng.standard_normal((30, 3))
+    g, b = a.T @ a, a.T @ y
     outs = []
-    for kernel in (_bcd_epoch, _epoch_kernel()):
-        v = np.zeros((12, 3))
-        qt = np.zeros((3, 12))
+    for kernel in (_bcd_epoch, _epoch_kernel("gram")):
+        v, qt = np.zeros((12, 3)), np.zeros((3, 12))
         for _ in range(3):
             kernel(g, np.ascontiguousarray(b.T), v, qt, 2.0, np.diag(g).copy(), np.empty(3))
         assert np.allclose(qt, (g @ v).T)
         outs.append(v)
-    assert np.allclose(outs[0], outs[1], atol=1e-12)
+    for kernel in (_bcd_epoch_data, _epoch_kernel("data")):
+        v, rt = np.zeros((12, 3)), np.ascontiguousarray(y.T)
+        for _ in range(3):
+            kernel(np.ascontiguousarray(a.T), v, rt, 2.0, np.diag(g).copy(), np.empty(3))
+        assert np.allclose(rt, (y - a @ v).T)
+        outs.append(v)
+    for v in outs[1:]:
+        assert np.allclose(v, outs[0], atol=1e-12)
+
+
+def test_data_space_and_gram_space_agree() -> None:
+    """Few samples and many atoms (data-space epochs) give the certified optimum too."""
+    _, y, _, _, phi = problem(n=25, p=300, t=3, seed=11)
+    lam = 0.05 * lam_max(phi, y)
+    res = group_lasso(phi, y, lam, tol=1e-10)
+    ref = group_lasso(phi, y, lam, solver="cvxpy")
+    assert res.converged
+    assert res.objective - ref.objective <= res.gap + 1e-12
+    assert res.objective == pytest.approx(ref.objective, rel=1e-7)
+    assert_kkt(phi, y, res.V, lam, tol=1e-4)
 
 
 @pytest.mark.parametrize(

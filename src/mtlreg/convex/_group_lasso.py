@@ -497,7 +497,9 @@ def _solve_numpy(
     yy = float((y * y).sum())
     v = np.zeros((p, t)) if v0 is None else v0.copy()
     cache = _GramCache(phi)
+    phi_t = cache.phi_t
     pty = phi.T @ y
+    n = phi.shape[0]
     ws = np.zeros(0, dtype=np.intp)
     ws_size = ws_start
     n_iter = 0
@@ -526,11 +528,14 @@ def _solve_numpy(
             ws_size = min(p, 2 * target)
             new_ws = _select_ws(cn, col_norm, alpha, supp, ws_size)
         ws = new_ws
-        gram = cache.block(ws)
-        b = pty[ws]
+        ops: _GramOps | _DataOps
+        if 2 * n < ws.size:  # few samples: epochs in data space cost less than in Gram space
+            ops = _DataOps(phi_t[ws], y, alpha)
+        else:
+            ops = _GramOps(cache.block(ws), pty[ws], yy, alpha)
         inner_tol = max(_INNER * gap, _INNER * tol * primal)
         v_ws, v_dual, used = _inner_bcd(
-            gram, b, yy, alpha, np.ascontiguousarray(v[ws]), inner_tol, max_iter - n_iter
+            ops, np.ascontiguousarray(v[ws]), inner_tol, max_iter - n_iter
         )
         n_iter += used
         v = np.zeros((p, t))
@@ -585,19 +590,109 @@ def _bcd_epoch(
                     qt[j, i] += g[k, i] * dj
 
 
-_KERNEL: list[Callable[..., None]] = []
+def _bcd_epoch_data(
+    phi_t: NDArray[np.float64],
+    v: NDArray[np.float64],
+    rt: NDArray[np.float64],
+    alpha: float,
+    diag: NDArray[np.float64],
+    z: NDArray[np.float64],
+) -> None:
+    """One cyclic pass of block coordinate descent on ``1/2 ||Y - Phi V||^2 + alpha
+    sum_k ||V_k||``, in place, keeping the residual ``rt = (Y - Phi V)^T`` (T, N) up to
+    date; ``phi_t = Phi^T`` (m, N) (compiled by numba)."""
+    m, t = v.shape
+    n = phi_t.shape[1]
+    for k in range(m):
+        dk = diag[k]
+        if dk <= 0.0:
+            continue
+        nrm2 = 0.0
+        for j in range(t):
+            acc = 0.0
+            for i in range(n):
+                acc += phi_t[k, i] * rt[j, i]
+            zj = v[k, j] + acc / dk
+            z[j] = zj
+            nrm2 += zj * zj
+        thr = alpha / dk
+        scale = 0.0 if nrm2 <= thr * thr else 1.0 - thr / math.sqrt(nrm2)
+        for j in range(t):
+            new = scale * z[j]
+            z[j] = new - v[k, j]
+            v[k, j] = new
+        for j in range(t):
+            dj = z[j]
+            if dj != 0.0:
+                for i in range(n):
+                    rt[j, i] -= phi_t[k, i] * dj
 
 
-def _epoch_kernel() -> Callable[..., None]:
-    """``_bcd_epoch`` compiled by numba (cached on disk), or plain Python without it."""
-    if not _KERNEL:
+_KERNELS: dict[str, Callable[..., None]] = {}
+
+
+def _epoch_kernel(kind: str = "gram") -> Callable[..., None]:
+    """The epoch of ``kind`` (``"gram"`` or ``"data"``) compiled by numba (cached on
+    disk), or plain Python without numba."""
+    if kind not in _KERNELS:
+        func = _bcd_epoch if kind == "gram" else _bcd_epoch_data
         try:
             import numba
         except ImportError:  # pragma: no cover - numba is a dependency
-            _KERNEL.append(_bcd_epoch)
+            _KERNELS[kind] = func
         else:
-            _KERNEL.append(numba.njit(cache=True, nogil=True)(_bcd_epoch))
-    return _KERNEL[0]
+            _KERNELS[kind] = numba.njit(cache=True, nogil=True)(func)
+    return _KERNELS[kind]
+
+
+class _GramOps:
+    """Working-set subproblem in Gram space: state ``aux = (G V)^T``."""
+
+    def __init__(self, g: NDArray, b: NDArray, yy: float, alpha: float) -> None:
+        self.g, self.b, self.yy, self.alpha = g, b, yy, alpha
+        self.bt = np.ascontiguousarray(b.T)
+        self.diag = np.ascontiguousarray(np.diag(g))
+        self.kernel = _epoch_kernel("gram")
+
+    def aux(self, v: NDArray) -> NDArray:
+        return np.ascontiguousarray((self.g @ v).T)
+
+    def epoch(self, v: NDArray, aux: NDArray, z: NDArray) -> None:
+        self.kernel(self.g, self.bt, v, aux, self.alpha, self.diag, z)
+
+    def values(self, v: NDArray, aux: NDArray, dual: bool = True) -> tuple[float, float]:
+        return _sub_values(self.b, self.yy, self.alpha, v, aux.T)
+
+    def system(self, idx: NDArray[np.intp]) -> tuple[NDArray, NDArray]:
+        return np.ascontiguousarray(self.g[np.ix_(idx, idx)]), self.b[idx]
+
+
+class _DataOps:
+    """Working-set subproblem in data space: state ``aux = (Y - Phi V)^T``."""
+
+    def __init__(self, phi_t: NDArray, y: NDArray, alpha: float) -> None:
+        self.phi_t, self.y, self.alpha = np.ascontiguousarray(phi_t), y, alpha
+        self.yt = np.ascontiguousarray(y.T)
+        self.diag = np.einsum("ij,ij->i", self.phi_t, self.phi_t)
+        self.kernel = _epoch_kernel("data")
+
+    def aux(self, v: NDArray) -> NDArray:
+        return np.ascontiguousarray(self.yt - v.T @ self.phi_t)
+
+    def epoch(self, v: NDArray, aux: NDArray, z: NDArray) -> None:
+        self.kernel(self.phi_t, v, aux, self.alpha, self.diag, z)
+
+    def values(self, v: NDArray, aux: NDArray, dual: bool = True) -> tuple[float, float]:
+        rr = float((aux * aux).sum())
+        primal = 0.5 * rr + self.alpha * float(np.linalg.norm(v, axis=1).sum())
+        if not dual:  # the dual needs Phi^T R, as dear as an epoch
+            return primal, -math.inf
+        cmax = float(np.linalg.norm(self.phi_t @ aux.T, axis=1).max())
+        return primal, _dual_value(float((self.yt * aux).sum()), rr, cmax, self.alpha)
+
+    def system(self, idx: NDArray[np.intp]) -> tuple[NDArray, NDArray]:
+        rows = self.phi_t[idx]
+        return rows @ rows.T, rows @ self.y
 
 
 def _sub_values(b: NDArray, yy: float, alpha: float, v: NDArray, q: NDArray) -> tuple[float, float]:
@@ -610,58 +705,53 @@ def _sub_values(b: NDArray, yy: float, alpha: float, v: NDArray, q: NDArray) -> 
 
 
 def _inner_bcd(
-    g: NDArray[np.float64],
-    b: NDArray[np.float64],
-    yy: float,
-    alpha: float,
+    ops: _GramOps | _DataOps,
     v: NDArray[np.float64],
     abs_tol: float,
     budget: int,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
     """Block coordinate descent with Anderson extrapolation and Newton polishing.
 
-    Solves the working-set subproblem ``1/2 V'GV - <B, V> + alpha sum_k ||V_k||`` to a
-    duality gap ``abs_tol`` (or ``budget`` epochs). Every ``_ANDERSON`` epochs the last
-    iterates are extrapolated (Bertrand & Massias 2021) and the extrapolation kept when
-    it lowers the objective; when the support has not changed over such a cycle, damped
-    Newton steps on the support (where the objective is smooth) are tried once per
-    support. Returns ``(V, V_dual, epochs)``, ``V_dual`` the iterate whose residual gave
-    the best dual value (``V`` itself when no other did better).
+    Solves the working-set subproblem ``1/2 ||Y - Phi V||^2 + alpha sum_k ||V_k||`` to a
+    duality gap ``abs_tol`` (or ``budget`` epochs), in Gram or data space (``ops``).
+    Every ``_ANDERSON`` epochs the last iterates are extrapolated (Bertrand & Massias
+    2021) and the extrapolation kept when it lowers the objective; when the support has
+    not changed over such a cycle, damped Newton steps on the support (where the
+    objective is smooth) are tried once per support. Returns ``(V, V_dual, epochs)``,
+    ``V_dual`` the iterate whose residual gave the best dual value (``V`` itself when no
+    other did better).
     """
-    kernel = _epoch_kernel()
-    diag = np.ascontiguousarray(np.diag(g))
-    bt = np.ascontiguousarray(b.T)
-    qt = np.ascontiguousarray((g @ v).T)
+    aux = ops.aux(v)
     z = np.empty(v.shape[1])
     past: list[NDArray[np.float64]] = [v.copy()]
-    past_q: list[NDArray[np.float64]] = [qt.copy()]
+    past_aux: list[NDArray[np.float64]] = [aux.copy()]
     dual_best, v_dual = -math.inf, v
     last_supp: NDArray[np.bool_] | None = None
     tried: set[bytes] = set()
     n_done = 0
     while n_done < budget:
-        kernel(g, bt, v, qt, alpha, diag, z)
+        ops.epoch(v, aux, z)
         n_done += 1
-        primal, dual = _sub_values(b, yy, alpha, v, qt.T)
+        primal, dual = ops.values(v, aux, dual=len(past) == _ANDERSON or n_done == budget)
         if dual > dual_best:
             dual_best, v_dual = dual, v.copy()
         if primal - dual_best <= abs_tol:
             break
         past.append(v.copy())
-        past_q.append(qt.copy())
+        past_aux.append(aux.copy())
         if len(past) < _ANDERSON + 1:
             continue
         coef = _anderson_weights(past)
         if coef is not None:
-            # G is linear: G (sum c_i V_i) = sum c_i (G V_i), no product needed
+            # aux is affine in V and the weights sum to 1: no product needed
             acc = np.tensordot(coef, np.stack(past[1:]), axes=1)
-            qt_acc = np.tensordot(coef, np.stack(past_q[1:]), axes=1)
-            p_acc, d_acc = _sub_values(b, yy, alpha, acc, qt_acc.T)
+            aux_acc = np.tensordot(coef, np.stack(past_aux[1:]), axes=1)
+            p_acc, d_acc = ops.values(acc, aux_acc)
             if d_acc > dual_best:
                 dual_best, v_dual = d_acc, acc.copy()
             if p_acc < primal:
-                v, qt, primal = acc, qt_acc, p_acc
-        past, past_q = [v.copy()], [qt.copy()]
+                v, aux, primal = acc, aux_acc, p_acc
+        past, past_aux = [v.copy()], [aux.copy()]
         if primal - dual_best <= abs_tol:
             break
         supp = np.linalg.norm(v, axis=1) > 0
@@ -674,14 +764,17 @@ def _inner_bcd(
             and primal - dual_best <= _NEWTON_GAP * primal
         ):
             tried.add(key)
-            v_new = _newton_support(g, b, alpha, v, supp, 0.1 * abs_tol)
-            q_new = g @ v_new
-            p_new, d_new = _sub_values(b, yy, alpha, v_new, q_new)
+            idx = np.flatnonzero(supp)
+            gs, bs = ops.system(idx)
+            v_new = v.copy()
+            v_new[idx] = _newton_support(gs, bs, ops.alpha, v[idx], 0.1 * abs_tol)
+            aux_new = ops.aux(v_new)
+            p_new, d_new = ops.values(v_new, aux_new)
             if d_new > dual_best:
                 dual_best, v_dual = d_new, v_new.copy()
             if p_new < primal:
-                v, qt, primal = v_new, np.ascontiguousarray(q_new.T), p_new
-                past, past_q = [v.copy()], [qt.copy()]
+                v, aux, primal = v_new, aux_new, p_new
+                past, past_aux = [v.copy()], [aux.copy()]
             if primal - dual_best <= abs_tol:
                 break
         last_supp = supp
@@ -691,25 +784,21 @@ def _inner_bcd(
 
 
 def _newton_support(
-    g: NDArray[np.float64],
-    b: NDArray[np.float64],
+    gs: NDArray[np.float64],
+    bs: NDArray[np.float64],
     alpha: float,
-    v: NDArray[np.float64],
-    supp: NDArray[np.bool_],
+    x: NDArray[np.float64],
     enough: float,
     iters: int = 12,
 ) -> NDArray[np.float64]:
-    """Damped Newton on ``1/2 V'GV - <B, V> + alpha sum_k ||V_k||`` restricted to a
-    support whose groups stay nonzero (there the objective is smooth).
+    """Damped Newton on ``1/2 X'GX - <B, X> + alpha sum_k ||X_k||`` over the groups of a
+    support (all nonzero in ``x``; there the objective is smooth); returns the new rows.
 
     Stops when the Newton decrement falls below ``enough`` (a full step then gains
     less than that), or after two damped steps in a row (the support is wrong: some
     group is heading to zero, which block coordinate descent handles).
     """
-    idx = np.flatnonzero(supp)
-    gs = np.ascontiguousarray(g[np.ix_(idx, idx)])
-    bs = b[idx]
-    x = v[idx].copy()
+    x = x.copy()
 
     def value(u: NDArray[np.float64]) -> float:
         return float(
@@ -755,9 +844,7 @@ def _newton_support(
         damped = damped + 1 if a < 1.0 else 0
         if damped >= 2 or (a == 1.0 and 0.5 * dec <= enough):
             break
-    out = v.copy()
-    out[idx] = x
-    return out
+    return x
 
 
 def _anderson_weights(past: list[NDArray[np.float64]]) -> NDArray[np.float64] | None:
