@@ -36,6 +36,7 @@ import numpy as np
 from mtlreg import _style
 from mtlreg._io import prepare_out, write_json
 from mtlreg._validation import check_choice, check_int, check_number, check_seed
+from mtlreg.experiments._report import progress
 from mtlreg.linear import LINKS, sigma_from_rho, simulate_error, theory_error
 
 Row = dict[str, Any]
@@ -277,7 +278,9 @@ def _simulate(cfg: Config) -> tuple[list[Row], list[Row]]:
     """Every curve, in ``cfg.jobs`` processes (seeds depend on the point, not the order)."""
     curves = _curves(cfg)
     if cfg.jobs == 1:
-        results = [_simulate_curve(cfg, c) for c in curves]
+        results = [
+            _simulate_curve(cfg, c) for c in progress(curves, desc=f"{NAME}: curves", unit="curve")
+        ]
     else:
         with ProcessPoolExecutor(max_workers=cfg.jobs) as pool:
             results = list(pool.map(partial(_simulate_curve, cfg), curves))

@@ -176,7 +176,7 @@ def run(out: str | Path, *, quick: bool = False, **options: Any) -> dict[str, An
 
     theory: dict[str, Any] = {}
     bands = {}
-    for group, Y in data.items():
+    for group, Y in progress(data.items(), desc=f"{NAME}: exact solutions", total=len(data)):
         t0 = time.perf_counter()
         bands[group] = ambiguity_band(x, Y, grid, task=0, rtol=cfg["rtol"])
         band_seconds = time.perf_counter() - t0
