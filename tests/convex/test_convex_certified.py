@@ -272,6 +272,17 @@ def test_dual_lower_bound_from_any_fit_is_below_the_optimum() -> None:
     assert at_opt == pytest.approx(sol.objective, rel=1e-6)
 
 
+@pytest.mark.parametrize("skip", [False, True])
+def test_targets_in_the_free_part_need_no_neuron(skip: bool) -> None:
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((6, 2))
+    Y = x @ rng.standard_normal((2, 3)) + 1.0 if skip else np.ones((6, 3))
+    sol = solve(x, Y, 1e-2, skip=skip)
+    assert sol.converged and sol.n_neurons == 0
+    assert np.allclose(sol.predict(x), Y, atol=1e-12)
+    assert sol.objective <= 1e-24
+
+
 def test_network_objective_reads_the_column_of_its_task() -> None:
     rng = np.random.default_rng(8)
     x = rng.standard_normal((6, 2))

@@ -534,7 +534,7 @@ def solve_certified(
     # lowers both terms), so the problem is solved in r = rank(P Y) <= N coordinates.
     bfull = free(y)
     _, sv, vt = np.linalg.svd(bfull, full_matrices=False)
-    rank = int((sv > 1e-13 * max(float(sv[0]) if sv.size else 0.0, 1e-300)).sum())
+    rank = int((sv > 1e-14 * max(float(np.linalg.norm(y)), 1e-300)).sum())
     basis = vt[:rank].T  # (T, r)
     b = bfull @ basis  # (N, r)
     scale = float(np.sqrt((b * b).sum() / n)) or 1.0
