@@ -24,6 +24,7 @@ SETTINGS = settings(
     max_examples=12,
     deadline=None,
     derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 DTYPES = ["float64", "float32", "int64", "complex128", "bool"]
