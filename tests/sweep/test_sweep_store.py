@@ -229,6 +229,10 @@ def test_an_altered_network_blob_is_recomputed_not_counted_done(tmp_path: Path) 
         load_network(tmp_path, victim)
     with pytest.warns(RuntimeWarning, match="left out"):
         assert victim not in set(load_results(tmp_path)["run_id"])
+    with pytest.warns(RuntimeWarning, match="left out"):
+        text = write_report(tmp_path).read_text()
+    assert f"`{victim}` (checksum mismatch)" in text
+    assert "- runs: 3 (" in text  # the corrupted run is not counted
     with pytest.warns(RuntimeWarning, match="recomputed"):
         summary = run_sweep(SMALL, tmp_path, progress=False)
     assert (summary.already_done, summary.computed) == (3, 1)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mtlreg._io import atomic_write_text, save_figure, use_agg
-from mtlreg.sweep._store import load_results
+from mtlreg.sweep._store import ResultStore
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,11 +98,20 @@ def write_report(path: str | Path) -> Path:
 
     Returns the path of the Markdown file.
     """
-    frame = load_results(path)
+    with ResultStore(path, create=False) as store:
+        frame = store.frame()  # rows that fail their check are left out (with a warning)
+        bad = store.verify()
     root = Path(path) if Path(path).is_dir() else Path(path).parent
     out = root / "report"
     out.mkdir(parents=True, exist_ok=True)
     lines = [f"# Sweep report: {root.name}", ""]
+    if bad:
+        lines += [
+            f"**{len(bad)} stored run(s) failed their integrity check and are left out** "
+            "(rerun the sweep to recompute them): "
+            + ", ".join(f"`{k}` ({v})" for k, v in sorted(bad.items())),
+            "",
+        ]
     if frame.empty:
         lines.append("The results store holds no runs yet.")
         target = out / "report.md"
