@@ -378,3 +378,28 @@ def test_rows_without_checksum_count_only_if_their_network_loads(tmp_path: Path)
         summary = run_sweep(SMALL, tmp_path, progress=False)
     assert (summary.already_done, summary.computed) == (3, 1)
     assert _networks(tmp_path) == ref_nets
+
+
+def test_an_identical_sweep_waits_for_the_lock_and_says_so(tmp_path: Path) -> None:
+    import threading
+
+    from mtlreg.sweep._store import spec_fingerprint, writer_lock
+
+    ids = [c.run_id() for c in expand(parse_spec(SMALL))]
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with writer_lock(tmp_path, spec_fingerprint(ids)):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(30)
+    threading.Timer(1.0, release.set).start()
+    t0 = time.monotonic()
+    with pytest.warns(RuntimeWarning, match="Waiting for another copy of this sweep"):
+        summary = run_sweep(SMALL, tmp_path, progress=False)
+    holder.join()
+    assert time.monotonic() - t0 >= 0.9  # it waited for the holder
+    assert summary.computed == 4

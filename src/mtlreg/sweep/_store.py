@@ -98,6 +98,7 @@ def writer_lock(out: str | Path, fingerprint: str, *, wait: float = 3600.0) -> I
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         deadline = time.monotonic() + wait
+        told = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -112,6 +113,14 @@ def writer_lock(out: str | Path, fingerprint: str, *, wait: float = 3600.0) -> I
                     f"spec (pid {holder.get('pid')} on {holder.get('host')}); choose another "
                     "--out or wait until it finishes."
                 )
+            if holder and not told:
+                warnings.warn(
+                    f"Waiting for another copy of this sweep (pid {holder.get('pid')}) to finish "
+                    f"writing to {str(folder)!r}; its finished runs will not be recomputed.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                told = True
             if time.monotonic() > deadline:
                 raise StoreError(
                     f"Sweep folder {str(folder)!r} is still locked by the same sweep after "
