@@ -158,7 +158,7 @@ def test_run_writes_tidy_csv_metrics_and_figure_and_resumes(tmp_path: Path) -> N
     for ext in ("png", "pdf"):
         assert (tmp_path / f"smoothness_frontier.{ext}").exists()
     again = sm.run(tmp_path, **TINY)  # everything is in the store already
-    assert again["computed"] == 0
+    assert again["computed"] == 0 and again["missing"] == 0
     assert len(load_results(tmp_path)) == len(plan)
     pd.testing.assert_frame_equal(df, pd.read_csv(tmp_path / "smoothness_frontier.csv"))
 
@@ -177,7 +177,9 @@ def test_single_series_grid_works(tmp_path: Path) -> None:
     assert (tmp_path / "smoothness_frontier.png").exists()
 
 
-def test_bad_options_raise() -> None:
+def test_bad_options_raise(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="No finished run"):
+        sm.run(tmp_path, analyse_only=True, **TINY)
     with pytest.raises(ValueError, match="conventions"):
         sm.run("unused-dir-never-created", conventions=("median",), **TINY)
     with pytest.raises(TypeError, match="Unknown option"):
@@ -221,6 +223,9 @@ def test_resumes_after_sigkill_without_losing_or_repeating_rows(tmp_path: Path) 
     partial = _count(db)
     total = len(sm.plan(sm._config(False, KILLED), killed).points)
     assert 0 < partial < total, "the run should be killed mid-way"
+    seen = sm.run(killed, analyse_only=True, **KILLED)  # what is there, nothing computed
+    assert seen["computed"] == 0 and seen["n_rows"] == partial
+    assert seen["missing"] == total - partial
     assert _execute(killed) == total - partial
     assert _execute(killed) == 0
     assert _execute(clean) == total

@@ -472,10 +472,15 @@ def measure(cfg: SmoothnessConfig, out: Path, points: list[Point]) -> Any:
 
     from mtlreg import convex
 
-    stored = load_results(out).set_index("run_id")
+    try:
+        stored = load_results(out).set_index("run_id")
+    except FileNotFoundError:  # no store yet (analyse_only on an empty folder)
+        return pd.DataFrame(columns=list(COLUMNS))
     rows = []
     for point in points:
         run_id = point.run_id
+        if run_id not in stored.index:  # only with analyse_only: counted in metrics.json
+            continue
         rec = stored.loc[run_id]
         if rec["status"] not in ("ok", "certified", "not certified"):
             raise RuntimeError(f"Run {run_id} of {point} did not finish: {rec.get('error')}.")
@@ -518,8 +523,9 @@ def measure(cfg: SmoothnessConfig, out: Path, points: list[Point]) -> Any:
             "seconds": float(rec["seconds"]),
             "run_id": run_id,
         })  # fmt: skip
-    df = pd.DataFrame(rows)
-    return with_frontier(df)
+    if not rows:
+        return pd.DataFrame(columns=list(COLUMNS))
+    return with_frontier(pd.DataFrame(rows))
 
 
 # ------------------------------------------------------------------------------ run
@@ -540,6 +546,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--authors-steps", type=int, help="Adam steps of the authors' recipe")
     parser.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:PORT)")
     parser.add_argument("--local-cluster", type=int, help="start a local Dask cluster of N workers")
+    parser.add_argument(
+        "--analyse-only", action="store_true",
+        help="compute nothing; analyse the runs already in OUT/results.sqlite",
+    )  # fmt: skip
     parser.add_argument(
         "--no-authors", dest="authors", action="store_const", const=False,
         help="skip the authors' recipe series",
@@ -572,19 +582,26 @@ def run(
     quick: bool = False,
     scheduler: str | None = None,
     local_cluster: int | None = None,
+    analyse_only: bool = False,
     **options: Any,
 ) -> dict:
     """Compute every missing point into ``OUT/results.sqlite``; write CSV, figure, metrics.
 
     ``scheduler`` / ``local_cluster``: run the sweeps on a Dask cluster (see
-    :func:`mtlreg.sweep.run_sweep`); they do not change any result.
+    :func:`mtlreg.sweep.run_sweep`); they do not change any result. ``analyse_only``:
+    compute nothing, analyse the points already in the store (``missing`` in
+    ``metrics.json`` counts the others).
     """
     cfg = _config(quick, options)
     path = prepare_out(out)
     t0 = time.perf_counter()
     study = plan(cfg, path)
-    computed = execute(cfg, path, study, scheduler=scheduler, local_cluster=local_cluster)
+    computed = 0
+    if not analyse_only:
+        computed = execute(cfg, path, study, scheduler=scheduler, local_cluster=local_cluster)
     df = measure(cfg, path, study.points)
+    if df.empty:
+        raise ValueError(f"No finished run of this study in {str(path)!r} to analyse.")
     atomic_write_text(path / "smoothness_frontier.csv", df[list(COLUMNS)].to_csv(index=False))
     metrics = {"config": asdict(cfg), **summarize(df, cfg.lam)}
     from mtlreg.experiments._report import network_counts
@@ -596,6 +613,7 @@ def run(
         measure="rel_change: relative objective decrease of 300 further Adam steps (lr 1e-4)",
     )
     metrics["computed"] = computed
+    metrics["missing"] = len(study.points) - len(df)
     metrics["seconds"] = time.perf_counter() - t0
     metrics["figures"] = [p.name for p in plot(df, path)]
     write_json(path / "metrics.json", metrics)
