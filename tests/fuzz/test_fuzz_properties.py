@@ -138,12 +138,6 @@ def test_univariate_results_are_right_or_refused(case: dict) -> None:
     assert opt.penalty <= r_star * (1 + 1e-9) + 1e-300  # never more bending than f_D
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="convex.solve at label scales >= 1e7 ends in RuntimeError('The convex solver "
-    "failed (status infeasible)') instead of rescaling or a clear error (issue 14; "
-    "convex/ is the CERTIFIED engineer's)",
-)
 @settings(SETTINGS, max_examples=6, phases=[Phase.explicit, Phase.generate])
 @given(case=data(max_n=5, max_d=2))
 def test_convex_solve_is_certified_or_refused(case: dict) -> None:

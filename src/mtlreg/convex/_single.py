@@ -78,8 +78,9 @@ class ConvexSolution:
 
     @property
     def converged(self) -> bool:
-        """The solver reported optimality and every pattern was used."""
-        return self.exact and self.info.get("status") == "optimal"
+        """The solver reported optimality, every pattern was used, and the certified
+        relative gap is at most 1e-6."""
+        return self.exact and self.info.get("status") == "optimal" and self.relative_gap <= 1e-6
 
     def predict(self, X: ArrayLike) -> NDArray[np.float64]:
         """Evaluate the solution on inputs (M,) or (M, d); returns (M, 1)."""

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from mtlreg._validation import check_choice, check_inputs, check_int, check_targets
+from mtlreg._validation import (
+    check_choice,
+    check_inputs,
+    check_int,
+    check_number,
+    check_targets,
+)
 from mtlreg.convex._certified import CertifiedSolution, solve_certified
 from mtlreg.convex._patterns import MAX_PATTERNS, count_patterns_bound
 from mtlreg.convex._single import ConvexSolution, solve_patterns
@@ -82,6 +89,27 @@ def solve(
     method = check_choice(method, "method", METHODS)
     x = check_inputs(X, "X")
     y = check_targets(Y, x.shape[0], "Y")
+    lam = check_number(lam, "lam", low=0.0, low_inclusive=False)
+    # Solve at unit label scale: with Y = s Y', f = s f' the objective is s^2 times the
+    # objective of (Y', lam / s), and the solution scales back exactly (docs/certified.md).
+    spread = float(np.sqrt(np.mean((y - y.mean(axis=0)) ** 2)))
+    s = spread if spread > 0.0 and not 1e-3 <= spread <= 1e3 else 1.0
+    if s != 1.0:
+        res = solve(
+            x,
+            y / s,
+            lam / s,
+            skip=skip,
+            method=method,
+            tol=tol,
+            max_iter=max_iter,
+            max_seconds=max_seconds,
+            task_reduction=task_reduction,
+            require_exact=require_exact,
+            seed=seed,
+            **pattern_options,
+        )
+        return _rescaled(res, s, lam)
     n, d = x.shape
     t = y.shape[1]
     if method == "auto":
@@ -116,6 +144,41 @@ def solve(
         task_reduction=task_reduction,
         require_exact=require_exact,
         seed=seed,
+    )
+
+
+def _rescaled(
+    res: CertifiedSolution | ConvexSolution, s: float, lam: float
+) -> CertifiedSolution | ConvexSolution:
+    """The solution of the problem with labels multiplied by ``s`` (and ``lam`` by ``s``)."""
+    s2 = s * s
+    if isinstance(res, CertifiedSolution):
+        return replace(
+            res,
+            objective=res.objective * s2,
+            fit=res.fit * s2,
+            penalty=res.penalty * s,
+            lower_bound=res.lower_bound * s2,
+            lam=lam,
+            V=res.V * s,
+            skip_weight=res.skip_weight * s,
+            skip_bias=res.skip_bias * s,
+            predictions=res.predictions * s,
+            history=tuple((o * s2, b * s2) for o, b in res.history),
+        )
+    return replace(
+        res,
+        objective=res.objective * s2,
+        fit=res.fit * s2,
+        penalty=res.penalty * s,
+        lower_bound=res.lower_bound * s2,
+        gap=res.gap * s2,
+        lam=lam,
+        U=res.U * s,
+        U_neg=res.U_neg * s,
+        skip_weight=res.skip_weight * s,
+        skip_bias=res.skip_bias * s,
+        predictions=res.predictions * s,
     )
 
 
