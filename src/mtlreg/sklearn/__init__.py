@@ -2,9 +2,10 @@
 
 :class:`AuxTaskRegressor` trains a shallow ReLU network on the targets plus random
 auxiliary tasks; :class:`InducedKernelRidge` is ridge regression with the kernel
-induced by such a network's neurons (docs/theory.md §5). Both minimise the package
-objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` with ``lam = alpha``
-(scikit-learn's name; ``random_state`` is the package's ``seed``).
+induced by such a network's neurons (docs/theory.md §5, strength ``ridge``). Their
+networks minimise the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam *
+penalty`` with ``lam = alpha`` (scikit-learn's name; ``random_state`` is the
+package's ``seed``).
 
 >>> import numpy as np
 >>> from sklearn.model_selection import GridSearchCV
