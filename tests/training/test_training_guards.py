@@ -116,3 +116,20 @@ def test_output_layer_start_is_the_ridge_solution(n: int, k: int, skip: bool) ->
     if skip:
         design = np.concatenate([x, np.ones((n, 1))], 1)
         np.testing.assert_allclose(design.T @ resid, 0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"dtype": torch.int32}, "`dtype`"),
+        ({"dtype": "float64"}, "`dtype`"),
+        ({"device": "tpu"}, "`device`"),
+        ({"on_error": "ignore"}, "`on_error`"),
+        ({"lr_decay": 2.0}, "`lr_decay`"),
+    ],
+)
+def test_bad_engine_options_name_the_argument(kwargs: dict, match: str) -> None:
+    X = np.random.default_rng(7).standard_normal((6, 2))
+    problems = [mtlreg.training.Problem(X, X.sum(axis=1), 3, 1e-3, seed=0)]
+    with pytest.raises(ValueError, match=match):
+        mtlreg.training.train_many(problems, max_steps=5, **kwargs)
