@@ -456,10 +456,9 @@ def test_cli_help_imports_no_experiment() -> None:
 @pytest.mark.parametrize(
     ("argv", "expect"),
     [
-        (["two-squares", "--help"], 0),
         (["report", "/nonexistent/dir/"], 2),
     ],
-    ids=["experiment-help", "report-missing"],
+    ids=["report-missing"],
 )
 def test_cli_subprocess(argv: list[str], expect: int) -> None:
     proc = subprocess.run(
