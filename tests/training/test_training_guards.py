@@ -133,3 +133,18 @@ def test_bad_engine_options_name_the_argument(kwargs: dict, match: str) -> None:
     problems = [mtlreg.training.Problem(X, X.sum(axis=1), 3, 1e-3, seed=0)]
     with pytest.raises(ValueError, match=match):
         mtlreg.training.train_many(problems, max_steps=5, **kwargs)
+
+
+def test_tiny_labels_and_huge_lam_are_not_divergence() -> None:
+    """Regression (hypothesis): labels of scale 1e-8 made early Adam steps look like a
+    blow-up relative to a near-zero start, and the batch then lost shape."""
+    X = np.array([[0.34558419, 0.82161814], [0.33043708, -1.30315723], [0.90535587, 0.44637457]])
+    Y = np.array([[-5.36953235e-09], [5.81118104e-09], [3.64572396e-09]])
+    for steps in (3, 300):
+        res = train(X, Y, width=3, lam=1e-3, seed=0, max_steps=steps)
+        # three points in 2-D: the affine part interpolates, the optimum has no neuron
+        assert np.isfinite(res.objective) and res.objective <= 1e-30
+    rng = np.random.default_rng(8)
+    Xr = rng.standard_normal((12, 2))
+    res = train(Xr, np.sin(Xr.sum(axis=1)), width=6, lam=1e3, seed=0, max_steps=300)
+    assert np.isfinite(res.objective)

@@ -202,6 +202,7 @@ def _run_group(
         blowup = BLOWUP * torch.maximum(
             torch.where(torch.isfinite(start_values), start_values, baseline), baseline
         ).clamp_min(1e-300)
+        param_ref = BLOWUP * state.flat.abs().amax(dim=1).clamp_min(1.0)
 
     bar = _make_bar(steps, opts.progress)
     done: dict[int, Outcome] = {}
@@ -217,7 +218,11 @@ def _run_group(
     def record(step: int, phase: str, lam_t: Tensor, only: set[int] | None = None) -> None:
         """Log the best restart of problems (``only``: those); drop diverged networks."""
         values, fit, pen, vvs = values_now(lam_t)
-        bad = ~torch.isfinite(values) | ~torch.isfinite(pen) | (values > blowup)
+        # diverged: not finite, or the objective 1e3 times its start while the weights
+        # left their starting scale by 1e3 (a large lam can raise the objective that
+        # much in Adam's first steps, but not the weights)
+        far = state.flat.abs().amax(dim=1) > param_ref
+        bad = ~torch.isfinite(values) | ~torch.isfinite(pen) | ((values > blowup) & far)
         mass = state.W.norm(dim=2) * state.V.norm(dim=2)
         active = (mass > 1e-6 * mass.max(dim=1).values.clamp_min(1e-300)[:, None]).sum(1)
         cols = [t.cpu().numpy() for t in (values, fit, pen, vvs, active, bad)]
@@ -278,7 +283,7 @@ def _run_group(
 
     def compact(keep: Tensor) -> None:
         nonlocal state, X, Y, fit_scale, lam_end, lam_begin, ratio, lr0, to_orig
-        nonlocal vv_factor, lam_orig, owner_t, restart_t, blowup, start_values
+        nonlocal vv_factor, lam_orig, owner_t, restart_t, blowup, start_values, param_ref
         if len(keep) == len(owner_t):
             return
         keep = keep.to(dtype=torch.long)
@@ -288,6 +293,7 @@ def _run_group(
         fit_scale, lam_end, lam_begin = fit_scale[dev], lam_end[dev], lam_begin[dev]
         ratio, lr0, to_orig, vv_factor = ratio[dev], lr0[dev], to_orig[dev], vv_factor[dev]
         lam_orig, blowup, start_values = lam_orig[dev], blowup[dev], start_values[dev]
+        param_ref = param_ref[dev]
         owner_t, restart_t = owner_t[keep], restart_t[keep]
 
     failed0 = {o for o, pp in enumerate(prepared) if pp.error is not None}
@@ -323,14 +329,17 @@ def _run_group(
                 logged = step % opts.log_every == 0 or step == steps
                 if logged:
                     record(step, phase, lam_t)
+                    lam_t = lam_end if mix >= 1.0 else lam_begin * ratio**mix
                 if step % WINDOW == 0 and phase == "final" and opts.tol > 0 and len(owner_t):
                     finished = _converged(
                         prepared, state, X, Y, lam_t, fit_scale, owner_t, opts.tol
                     )
                     if finished and not logged:
                         record(step, phase, lam_t, only=finished)
+                        lam_t = lam_end if mix >= 1.0 else lam_begin * ratio**mix
                         finished = {o for o in finished if prepared[o].error is None}
                     retire(finished, lam_t)
+                    lam_t = lam_end if mix >= 1.0 else lam_begin * ratio**mix
             if len(owner_t):
                 retire(set(owner_t.tolist()), lam_t)
     finally:
