@@ -68,7 +68,7 @@ from mtlreg.sweep import (
     parse_spec,
     run_sweep,
 )
-from mtlreg.training import objective_terms, train
+from mtlreg.training import TrainingError, objective_terms, train
 
 NAME = "smoothness"
 HELP = "Poster Fig. 2: the fit-smoothness frontier of task 1 with random auxiliary tasks."
@@ -445,18 +445,22 @@ def rel_change(net: ShallowReLUNet, X: NDArray, Y: NDArray, lam: float, conventi
     ``(J(net) - J(polished)) / |J(net)|`` for the objective J the network was trained
     on (its ``convention`` and ``lam``), Adam at the fixed learning rate
     :data:`POLISH_LR` from the stored network (balanced first). Near 0 at a stationary
-    point; it can be slightly negative when Adam's first steps overshoot.
+    point; it can be slightly negative when Adam's first steps overshoot; ``nan`` when
+    the check itself diverges (the network is then flagged as not converged).
     """
     start = net.copy().balance()
     x = torch.as_tensor(X, dtype=start.w.dtype)
     y = torch.as_tensor(Y, dtype=start.w.dtype)
     with torch.no_grad():
         before = float(objective_terms(start, x, y, lam, convention)[0])
-    res = train(
-        X, Y, width=start.width, lam=lam, skip=start.skip, method="adam", lr=POLISH_LR,
-        max_steps=POLISH_STEPS, tol=0.0, restarts=1, task_reduction=convention, net=start,
-        progress=False,
-    )  # fmt: skip
+    try:
+        res = train(
+            X, Y, width=start.width, lam=lam, skip=start.skip, method="adam", lr=POLISH_LR,
+            max_steps=POLISH_STEPS, tol=0.0, restarts=1, task_reduction=convention, net=start,
+            progress=False,
+        )  # fmt: skip
+    except TrainingError:  # the check itself diverged: no verdict, flagged as not converged
+        return math.nan
     return (before - res.objective) / max(abs(before), 1e-300)
 
 
