@@ -347,3 +347,23 @@ def test_certificate_bad_input() -> None:
         certificate(_random_net(2, 3, 4, 0, skip=True), x, np.zeros((4, 3)), 1.0, skip=False)
     with pytest.raises(TypeError, match="Parameter `net`"):
         certificate("net", x, np.zeros((4, 3)), 1.0)  # type: ignore[arg-type]
+
+
+def test_train_certified_recipe_returns_the_certified_optimum() -> None:
+    import mtlreg
+
+    Y = np.column_stack([LABELS, 1.0 - LABELS])
+    lam = 1e-3
+    sol = solve(TWO_SQUARES, Y, lam)
+    for skip in (False, True):
+        res = mtlreg.train(TWO_SQUARES, Y, width=16, lam=lam, skip=skip, method="certified")
+        assert res.net.width == 16
+        assert res.converged
+        assert res.lower_bound <= res.objective
+        assert res.objective == pytest.approx(res.fit + lam * res.penalty, rel=1e-12)
+        if not skip:
+            assert res.objective == pytest.approx(sol.objective, rel=1e-6)
+    with pytest.raises(ValueError, match="Parameter `method`"):
+        mtlreg.train(np.zeros((4, 3)), np.zeros(4), width=4, lam=lam, method="certified")
+    with pytest.raises(ValueError, match="Parameter `width`"):
+        mtlreg.train(TWO_SQUARES, Y, width=1, lam=lam, skip=False, method="certified")

@@ -23,6 +23,7 @@ from mtlreg.training._base import (
     check_problem,
     register_recipe,
 )
+from mtlreg.training._certified import CertifiedRecipe
 from mtlreg.training._exact import AutoRecipe, ExactRecipe
 from mtlreg.training._gradient import GradientRecipe
 from mtlreg.training._history import TrainResult
@@ -42,6 +43,7 @@ register_recipe(ADAM)
 register_recipe(CONTINUATION)
 register_recipe(ExactRecipe())
 register_recipe(AutoRecipe(fallback=CONTINUATION))
+register_recipe(CertifiedRecipe())
 
 ERRORS: tuple[str, ...] = ("raise", "return")
 
@@ -238,6 +240,10 @@ def train(
         rescaled space and verified on the original data (docs/theory.md §3). It does
         not depend on ``seed``, and the step, learning-rate, restart and init options
         do not apply to it (``callback`` is called once).
+        ``"certified"``: the certified global optimum for inputs of dimension 1 or 2
+        and any number of outputs (:func:`mtlreg.convex.solve`, column generation
+        with an exact dual oracle; docs/certified.md), padded to ``width`` (which must
+        hold its neurons); ``lower_bound`` is its certified bound.
         ``"continuation"``: gradient training. The problem is first rescaled to unit
         input and label scale (an exact symmetry of the objective at balanced
         points), then Adam runs with a continuation in lam (from ``lam_start`` down
