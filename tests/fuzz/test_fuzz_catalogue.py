@@ -570,14 +570,9 @@ def test_train_1d_scaled_by_1e200_certifies_the_exact_optimum() -> None:
         assert res.relative_gap <= 1e-6
 
 
-@pytest.mark.xfail(
-    strict=False,  # a fix is in progress in training/_gradient.py (not yet committed)
-    raises=RuntimeError,
-    reason="found by the hypothesis property test: train on (3, 2) inputs with labels of "
-    "scale 1e-8, width 3, max_steps 3 ends in a torch shape error inside the gradient "
-    "recipe (training/ is the ENGINE engineer's)",
-)
 def test_train_on_tiny_labels_regression() -> None:
+    """Found by the hypothesis property test: tiny labels, width 3, max_steps 3 once ended
+    in a torch shape error inside the gradient recipe."""
     X = np.array([[0.34558419, 0.82161814], [0.33043708, -1.30315723], [0.90535587, 0.44637457]])
     Y = np.array([[-5.36953235e-09], [5.81118104e-09], [3.64572396e-09]])
     with warnings.catch_warnings():

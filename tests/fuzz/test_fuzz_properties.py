@@ -81,12 +81,6 @@ def _check_error(exc: Exception, case: dict) -> None:
         assert "`" in message, message
 
 
-@pytest.mark.xfail(
-    strict=False,  # which draws run depends on the constants hypothesis mines from the tree
-    raises=RuntimeError,
-    reason="some draws hit the torch shape error pinned by the strict "
-    "test_train_on_tiny_labels_regression (training/ is the ENGINE engineer's)",
-)
 @SETTINGS
 @given(case=data())
 def test_train_gives_a_clear_error_or_an_honest_result(case: dict) -> None:
