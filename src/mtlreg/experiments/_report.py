@@ -8,7 +8,11 @@
 - :func:`progress`: a tqdm bar on a terminal, silent otherwise.
 - :func:`write_results_readme`: ``results/README.md``, with each figure, the claim it
   tests and the measured verdict, and every column of every CSV written, with its
-  meaning and units (taken from each experiment module's ``CSV_COLUMNS``).
+  meaning and units.
+
+An experiment module declares ``FIGURE_CLAIMS`` (figure stem -> the claim it tests),
+``verdicts(metrics)`` (figure stem -> the measured verdict) and ``CSV_COLUMNS`` (CSV
+file name -> column -> meaning and units; a ``"*"`` entry applies to every CSV).
 """
 
 from __future__ import annotations
@@ -131,38 +135,11 @@ def progress(
 
 # --------------------------------------------------------------------------- README
 
-#: Columns of ``smoothness.csv`` (experiment owned elsewhere; its module's own
-#: ``CSV_COLUMNS`` takes precedence when it defines one).
-SMOOTHNESS_COLUMNS: dict[str, str] = {
-    "method": "`single` (task 1 alone) or `aux` (with auxiliary tasks)",
-    "target": "ground-truth function f* (`bumps` or `ridge`)",
-    "match": "how the training fit is matched across methods (`interpolation` or `fit`)",
-    "d": "input dimension",
-    "n": "number of training points N",
-    "n_aux": "number of auxiliary tasks (T - 1)",
-    "aux_scale": "standard deviation of the Gaussian auxiliary labels (label units)",
-    "seed": "seed of the data and the initialisation",
-    "width": "hidden neurons",
-    "lam": "weight decay strength lam (sum-over-tasks objective)",
-    "train_mse": "task-1 training mean squared error (label units squared)",
-    "avg_grad_norm": "mean input-gradient norm of task 1 at test points (label / input units)",
-    "max_grad_norm": "largest input-gradient norm of task 1 at test points (label / input units)",
-    "nn_deviation_mean": "mean nearest-neighbour deviation of task 1 (label units)",
-    "nn_deviation_max": "largest nearest-neighbour deviation of task 1 (label units)",
-    "test_mse": "task-1 mean squared error against f* at test points (label units squared)",
-    "truth_avg_grad_norm": "mean input-gradient norm of f* itself (label / input units)",
-    "converged": "whether the network passed the stationarity test (False: flagged)",
-    "rel_change": "stationarity: relative objective change over the last 1000 steps (unitless)",
-    "seconds": "training wall-clock time (s)",
-}
-
 
 def _columns_doc(module: Any, name: str) -> dict[str, dict[str, str]]:
     doc = getattr(module, "CSV_COLUMNS", None)
     if isinstance(doc, Mapping):
         return {str(k): dict(v) for k, v in doc.items()}
-    if name == "smoothness":
-        return {"smoothness.csv": SMOOTHNESS_COLUMNS}
     return {}
 
 
@@ -274,7 +251,6 @@ def write_results_readme(
 
 
 __all__ = [
-    "SMOOTHNESS_COLUMNS",
     "column_docs",
     "experiment_section",
     "flagged_total",
