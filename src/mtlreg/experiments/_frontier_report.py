@@ -181,6 +181,8 @@ def _panel(ax: Any, sub: Any, xcol: str) -> None:
     for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
         if 0 < lo < hi and math.log10(hi / lo) < 1.5:  # narrow range: label 1, 2, 5 x 10^k
             axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=10))
+        else:  # wide range: a few labelled decades, so the labels do not overlap
+            axis.set_major_locator(LogLocator(base=10, numticks=3))
 
 
 def _scatter(ax: Any, grp: Any, xcol: str, color: str, mark: str, label: str) -> None:
