@@ -37,6 +37,7 @@ TINY: dict[str, dict[str, Any]] = {
         "tasks": [1, 2],
     },
     "real-data": {"max_iter": 60, "n_splits": 2, "methods": ("wd", "krr")},
+    "smoothness": {},
 }
 
 
