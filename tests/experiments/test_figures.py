@@ -169,10 +169,11 @@ def test_network_counts_use_each_rows_own_flag() -> None:
         {"converged": False, "rel_change": 0.3},
         {"converged": False, "flagged": False, "rel_change": 0.2},  # certified near-optimal
         {"converged": "False", "rel_change": 0.1},
+        {"converged": False, "rel_change": None},  # no stationarity measure (MLPRegressor)
     ]
     counts = network_counts(rows, certified=2)
-    assert counts["trained"] == 4
-    assert counts["not_converged"] == 2
+    assert counts["trained"] == 5
+    assert counts["not_converged"] == 3
     assert counts["worst_rel_change"] == pytest.approx(0.3)
     assert counts["certified"] == 2
 

@@ -66,7 +66,8 @@ def network_counts(
     """
     rows = list(rows)
     flagged = [r for r in rows if _is_flagged(r)]
-    worst = max((float(r.get("rel_change", math.nan)) for r in flagged), default=math.nan)
+    measured = [r.get("rel_change") for r in flagged]
+    worst = max((float(v) for v in measured if v is not None), default=math.nan)
     return {
         "trained": len(rows),
         "not_converged": len(flagged),
