@@ -108,7 +108,7 @@ def verdicts(metrics: dict[str, Any]) -> dict[str, str]:
         se = float(np.hypot(aux["test_mse_rel_se"], wd["test_mse_rel_se"]))
         parts.append(
             f"{dataset}: test MSE/var aux {aux['test_mse_rel']:.3f} vs wd {wd['test_mse_rel']:.3f} "
-            f"(difference {diff:+.3f}, about {se:.3f} s.e.); gradient norm aux "
+            f"(difference {diff:+.3f}, combined s.e. {se:.3f}); gradient norm aux "
             f"{aux['avg_grad_norm']:.3g} vs wd {wd['avg_grad_norm']:.3g}"
         )
     return {"real_data": "; ".join(parts) or "aux or wd not run"}
