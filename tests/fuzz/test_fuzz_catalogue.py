@@ -512,11 +512,6 @@ def test_a_diverging_sweep_stores_failed_rows_not_ok(tmp_path: Path) -> None:
         assert all(bool(torch.isfinite(p).all()) for p in net.parameters())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="double-descent --regimes has no help text (issue 15; experiments/double_descent.py "
-    "is not the GUARDS engineer's)",
-)
 def test_every_cli_option_has_a_description_and_shows_its_default() -> None:
     import argparse
 

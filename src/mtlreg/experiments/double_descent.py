@@ -177,7 +177,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", type=int, nargs="+", default=None, help="numbers of tasks T")
     parser.add_argument("--rho", type=float, nargs="+", default=None, help="task similarities")
     parser.add_argument("--phi", nargs="+", choices=LINKS, default=None, help="link functions")
-    parser.add_argument("--regimes", nargs="+", choices=REGIMES, default=None)
+    parser.add_argument(
+        "--regimes",
+        nargs="+",
+        choices=REGIMES,
+        default=None,
+        help="regularisation regimes: lambda0_to_0 (shared part ridgeless), both_to_0 "
+        "(both ridgeless), both_small (both small); default all three",
+    )
     parser.add_argument("--points", type=int, default=None, help="n/d grid points")
     parser.add_argument("--theory-points", type=int, default=None, help="theory grid points")
     parser.add_argument(
