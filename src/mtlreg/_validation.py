@@ -8,10 +8,13 @@ wrong, e.g. "Parameter `lam` should be a non-negative number. Found -1."
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _fmt(value: Any) -> str:
@@ -151,3 +154,30 @@ def check_seed(seed: Any, name: str = "seed") -> int | None:
     if seed is None:
         return None
     return check_int(seed, name, low=0, high=MAX_SEED)
+
+
+def check_dtype(dtype: object, name: str = "dtype") -> torch.dtype:
+    """A floating torch dtype the package computes in: torch.float32 or torch.float64."""
+    import torch
+
+    if not isinstance(dtype, torch.dtype) or dtype not in (torch.float32, torch.float64):
+        raise TypeError(
+            f"Parameter `{name}` should be torch.float32 or torch.float64. Found {dtype!r}."
+        )
+    return dtype
+
+
+def check_device(device: object, name: str = "device") -> torch.device:
+    """A torch device that can allocate here (e.g. ``"cpu"``, or ``"cuda"`` with a GPU)."""
+    import torch
+
+    try:
+        dev = torch.device(device)  # type: ignore[call-overload]
+        torch.empty(0, device=dev)
+    except (RuntimeError, TypeError, ValueError, AssertionError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(
+            f"Parameter `{name}` should be an available torch device such as 'cpu'. "
+            f"Found {device!r} ({reason[:80]})."
+        ) from None
+    return dev

@@ -119,19 +119,21 @@ def test_output_layer_start_is_the_ridge_solution(n: int, k: int, skip: bool) ->
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"dtype": torch.int32}, "`dtype`"),
-        ({"dtype": "float64"}, "`dtype`"),
-        ({"device": "tpu"}, "`device`"),
-        ({"on_error": "ignore"}, "`on_error`"),
-        ({"lr_decay": 2.0}, "`lr_decay`"),
+        ({"dtype": torch.int32}, TypeError, "`dtype`"),
+        ({"dtype": "float64"}, TypeError, "`dtype`"),
+        ({"device": "tpu"}, ValueError, "`device`"),
+        ({"on_error": "ignore"}, ValueError, "`on_error`"),
+        ({"lr_decay": 2.0}, ValueError, "`lr_decay`"),
     ],
 )
-def test_bad_engine_options_name_the_argument(kwargs: dict, match: str) -> None:
+def test_bad_engine_options_name_the_argument(
+    kwargs: dict, error: type[Exception], match: str
+) -> None:
     X = np.random.default_rng(7).standard_normal((6, 2))
     problems = [mtlreg.training.Problem(X, X.sum(axis=1), 3, 1e-3, seed=0)]
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         mtlreg.training.train_many(problems, max_steps=5, **kwargs)
 
 

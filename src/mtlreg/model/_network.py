@@ -10,7 +10,14 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 from torch import Tensor, nn
 
-from mtlreg._validation import check_inputs, check_int, check_number, check_seed
+from mtlreg._validation import (
+    check_device,
+    check_dtype,
+    check_inputs,
+    check_int,
+    check_number,
+    check_seed,
+)
 
 
 class ShallowReLUNet(nn.Module):
@@ -52,7 +59,7 @@ class ShallowReLUNet(nn.Module):
         if not isinstance(skip, bool):
             raise TypeError(f"Parameter `skip` should be a bool. Found {skip!r}.")
         self.skip = skip
-        dtype = _check_dtype(dtype)
+        dtype = check_dtype(dtype)
         seed = check_seed(seed)
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         # PyTorch's default nn.Linear initialisation, written out so it is seedable.
@@ -201,7 +208,7 @@ class ShallowReLUNet(nn.Module):
         when present, a matching checksum. Anything else raises one ``ValueError``
         that names the file and what is wrong.
         """
-        device = _check_device(device)
+        device = check_device(device)
         source = Path(path)
         if source.is_dir():
             raise ValueError(f"Network file {str(source)!r} is a folder, not a file.")
@@ -228,27 +235,6 @@ def _uniform(
 #: Format tag written into every saved network's metadata.
 FORMAT = "mtlreg.ShallowReLUNet/1"
 _DTYPES = (torch.float32, torch.float64)
-
-
-def _check_dtype(dtype: object) -> torch.dtype:
-    if not isinstance(dtype, torch.dtype) or dtype not in _DTYPES:
-        raise TypeError(
-            f"Parameter `dtype` should be torch.float32 or torch.float64. Found {dtype!r}."
-        )
-    return dtype
-
-
-def _check_device(device: str | torch.device) -> torch.device:
-    try:
-        dev = torch.device(device)
-        torch.empty(0, device=dev)
-    except (RuntimeError, TypeError, ValueError, AssertionError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(
-            f"Parameter `device` should be an available torch device such as 'cpu'. "
-            f"Found {device!r} ({reason[:80]})."
-        ) from None
-    return dev
 
 
 def _checksum(tensors: dict[str, Tensor]) -> str:

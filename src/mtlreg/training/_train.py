@@ -13,7 +13,7 @@ from dataclasses import replace
 import torch
 from numpy.typing import ArrayLike
 
-from mtlreg._validation import check_choice, check_int, check_number
+from mtlreg._validation import check_choice, check_device, check_dtype, check_int, check_number
 from mtlreg.model import ShallowReLUNet
 from mtlreg.training._base import (
     RECIPES,
@@ -46,23 +46,6 @@ register_recipe(AutoRecipe(fallback=CONTINUATION))
 register_recipe(CertifiedRecipe())
 
 ERRORS: tuple[str, ...] = ("raise", "return")
-
-
-def _check_dtype(dtype: torch.dtype) -> torch.dtype:
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(
-            f"Parameter `dtype` should be torch.float32 or torch.float64. Found {dtype!r}."
-        )
-    return dtype
-
-
-def _check_device(device: str | torch.device) -> torch.device:
-    try:
-        dev = torch.device(device)
-        torch.empty(0, device=dev)
-    except (RuntimeError, TypeError, AssertionError) as exc:
-        raise ValueError(f"Parameter `device` should be usable here. Found {device!r}.") from exc
-    return dev
 
 
 def train_many(
@@ -175,8 +158,8 @@ def _options(
         restarts=restarts,
         lam_start=lam_start,
         lr_decay=lr_decay,
-        device=_check_device(device),
-        dtype=_check_dtype(dtype),
+        device=check_device(device),
+        dtype=check_dtype(dtype),
         log_every=check_int(log_every, "log_every", low=1),
         progress=progress,
         callback=callback,
