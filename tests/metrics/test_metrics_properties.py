@@ -59,7 +59,7 @@ def test_gradient_norm_of_net_equals_closed_form_and_picks_output(net) -> None:
         active = (X @ w.T + b) > 0
         grad = (active * v[:, out]) @ w + A[out]
         expected = np.linalg.norm(grad, axis=1)
-        np.testing.assert_allclose(gradient_norm(net, X, output=out).values, expected, rtol=1e-12)
+        np.testing.assert_allclose(gradient_norm(net, X, task=out).values, expected, rtol=1e-12)
 
 
 def test_autograd_and_finite_differences_agree_away_from_kinks(net) -> None:
@@ -162,7 +162,7 @@ def test_restart_spread_zero_for_identical_models_and_positive_otherwise(net) ->
     assert same.max_pairwise == 0.0
     assert same.mean_std == 0.0
     other = ShallowReLUNet(3, 2, width=20, seed=2)
-    diff = restart_spread([net, other], X, output=1)
+    diff = restart_spread([net, other], X, task=1)
     gap = np.abs(net.predict(X)[:, 1] - other.predict(X)[:, 1])
     assert diff.max_pairwise == pytest.approx(gap.max())
     np.testing.assert_allclose(diff.pointwise_std, gap / 2)
@@ -181,8 +181,8 @@ def test_box_points_inside_box_and_seeded() -> None:
 
 def test_bad_arguments_raise_clear_errors(net) -> None:
     X = np.zeros((4, 3))
-    with pytest.raises(ValueError, match="output"):
-        gradient_norm(net, X, output=2)
+    with pytest.raises(ValueError, match="`task`"):
+        gradient_norm(net, X, task=2)
     with pytest.raises(ValueError, match="method"):
         gradient_norm(net, X, method="spline")
     with pytest.raises(ValueError, match="finite"):
@@ -193,3 +193,14 @@ def test_bad_arguments_raise_clear_errors(net) -> None:
         restart_spread([net], X)
     with pytest.raises(TypeError, match="model"):
         gradient_norm(3.0, X)
+
+
+def test_deprecated_output_keyword_is_task() -> None:
+    """``output=`` (renamed ``task=``) still works for one release, with a warning."""
+    net = ShallowReLUNet(2, 3, 5, seed=0)
+    X = np.random.default_rng(0).standard_normal((7, 2))
+    with pytest.warns(DeprecationWarning, match="task="):
+        old = gradient_norm(net, X, output=2).values
+    np.testing.assert_array_equal(old, gradient_norm(net, X, task=2).values)
+    with pytest.raises(TypeError, match="`task` only"):
+        gradient_norm(net, X, task=1, output=1)

@@ -251,7 +251,7 @@ def evaluate_fold(
     var = y[train].reshape(len(train), -1).var(0)
     unit = _Standardised(search, X[train], y[train])
     z_test = (X[test] - unit.mean) / unit.std
-    grads = [gradient_norm(unit, z_test, output=k).mean for k in range(truth.shape[1])]
+    grads = [gradient_norm(unit, z_test, task=k).mean for k in range(truth.shape[1])]
     converged, rel_change = _convergence(method, search)
     return {
         "test_mse": float(np.mean((pred - truth) ** 2)),

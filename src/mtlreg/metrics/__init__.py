@@ -1,6 +1,6 @@
 """Measures of learned functions (docs/theory.md §6).
 
-Every measure looks at one output (``output=0`` is task 1) of a trained
+Every measure looks at one task (``task=0`` is task 1) of a trained
 :class:`~mtlreg.ShallowReLUNet`, any torch module or tensor function, or an object
 with a scikit-learn ``predict``.
 

@@ -1,4 +1,4 @@
-"""Deviations of one output from data: test error, nearest-neighbour deviation.
+"""Deviations of one task from data: test error, nearest-neighbour deviation.
 
 See docs/theory.md §6.
 """
@@ -10,24 +10,26 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.spatial import cKDTree
 
 from mtlreg._validation import check_array, check_inputs, check_targets
+from mtlreg.metrics._compat import accepts_output_keyword
 from mtlreg.metrics._pointwise import Model, Pointwise, evaluate
 
 
-def _column(y: ArrayLike, n_rows: int, output: int, name: str) -> NDArray[np.float64]:
+def _column(y: ArrayLike, n_rows: int, task: int, name: str) -> NDArray[np.float64]:
     arr = check_targets(y, n_rows, name)
     if arr.shape[1] == 1:
         return arr[:, 0]
-    if not 0 <= output < arr.shape[1]:
+    if not 0 <= task < arr.shape[1]:
         raise ValueError(
-            f"Parameter `{name}` should have a column for output {output}. Found shape {arr.shape}."
+            f"Parameter `{name}` should have a column for task {task}. Found shape {arr.shape}."
         )
-    return arr[:, output]
+    return arr[:, task]
 
 
-def held_out_mse(model: Model, X: ArrayLike, y: ArrayLike, *, output: int = 0) -> float:
-    """Mean squared error of output ``output`` against held-out labels ``y``.
+@accepts_output_keyword
+def held_out_mse(model: Model, X: ArrayLike, y: ArrayLike, *, task: int = 0) -> float:
+    """Mean squared error of task ``task`` against held-out labels ``y``.
 
-    ``y`` is (M,) (the labels of that output) or (M, T) (column ``output`` is used).
+    ``y`` is (M,) (the labels of that task) or (M, T) (column ``task`` is used).
 
     Example
     -------
@@ -35,17 +37,18 @@ def held_out_mse(model: Model, X: ArrayLike, y: ArrayLike, *, output: int = 0) -
     0.5
     """
     x = check_inputs(X, "X")
-    target = _column(y, x.shape[0], output, "y")
-    return float(np.mean((evaluate(model, x, output) - target) ** 2))
+    target = _column(y, x.shape[0], task, "y")
+    return float(np.mean((evaluate(model, x, task) - target) ** 2))
 
 
+@accepts_output_keyword
 def nn_deviation(
     model: Model,
     X_train: ArrayLike,
     y_train: ArrayLike,
     X_test: ArrayLike,
     *,
-    output: int = 0,
+    task: int = 0,
 ) -> Pointwise:
     """|f(x) - y of the nearest training input| at each test point x.
 
@@ -66,7 +69,7 @@ def nn_deviation(
     [0.25, 0.0]
     """
     x_train = check_inputs(X_train, "X_train")
-    labels = _column(y_train, x_train.shape[0], output, "y_train")
+    labels = _column(y_train, x_train.shape[0], task, "y_train")
     x_test = check_inputs(X_test, "X_test")
     if x_test.shape[1] != x_train.shape[1]:
         raise ValueError(
@@ -74,10 +77,11 @@ def nn_deviation(
             f"Found shape {x_test.shape}."
         )
     _, nearest = cKDTree(x_train).query(x_test, k=1)
-    return Pointwise.of(np.abs(evaluate(model, x_test, output) - labels[nearest]))
+    return Pointwise.of(np.abs(evaluate(model, x_test, task) - labels[nearest]))
 
 
-def max_deviation(model: Model, reference: ArrayLike, X: ArrayLike, *, output: int = 0) -> float:
+@accepts_output_keyword
+def max_deviation(model: Model, reference: ArrayLike, X: ArrayLike, *, task: int = 0) -> float:
     """sup over the rows of ``X`` of |f(x) - reference(x)|, e.g. the gap to f_D in 1-D.
 
     ``reference`` holds the reference values at the rows of ``X``, shape (M,).
@@ -88,4 +92,4 @@ def max_deviation(model: Model, reference: ArrayLike, X: ArrayLike, *, output: i
         raise ValueError(
             f"Parameter `reference` should have {x.shape[0]} values. Found {ref.shape[0]}."
         )
-    return float(np.max(np.abs(evaluate(model, x, output) - ref)))
+    return float(np.max(np.abs(evaluate(model, x, task) - ref)))

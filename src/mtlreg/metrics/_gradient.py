@@ -1,4 +1,4 @@
-"""Gradient norms of one output: the poster's smoothness measure (docs/theory.md §6)."""
+"""Gradient norms of one task: the poster's smoothness measure (docs/theory.md §6)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from numpy.typing import ArrayLike, NDArray
 from torch import nn
 
 from mtlreg._validation import check_choice, check_inputs, check_int, check_number
+from mtlreg.metrics._compat import accepts_output_keyword
 from mtlreg.metrics._pointwise import (
     Model,
     Pointwise,
@@ -21,16 +22,17 @@ from mtlreg.metrics._pointwise import (
 GRADIENT_METHODS: tuple[str, ...] = ("auto", "autograd", "finite_difference")
 
 
+@accepts_output_keyword
 def gradient_norm(
     model: Model,
     X: ArrayLike,
     *,
-    output: int = 0,
+    task: int = 0,
     method: str = "auto",
     step: float | None = None,
     batch_size: int = 4096,
 ) -> Pointwise:
-    """Euclidean norm of the input gradient of output ``output`` at each row of ``X``.
+    """Euclidean norm of the input gradient of task ``task`` at each row of ``X``.
 
     Parameters
     ----------
@@ -41,8 +43,8 @@ def gradient_norm(
     X
         Evaluation points, shape (M,) or (M, d): a held-out set or uniform points
         of the data's bounding box (:func:`box_points`).
-    output
-        Which output (task) to differentiate; 0 is task 1.
+    task
+        Which output to differentiate (its task index); 0 is task 1.
     method
         ``"auto"``: autograd for modules and plain callables, finite differences for
         objects with ``predict``. The autograd path assumes the model acts row by row
@@ -75,18 +77,18 @@ def gradient_norm(
         numeric = not isinstance(model, nn.Module) and hasattr(model, "predict")
         method = "finite_difference" if numeric else "autograd"
     if method == "autograd":
-        values = _autograd_norms(model, x, output, batch_size)
+        values = _autograd_norms(model, x, task, batch_size)
     else:
         if step is None:
             spread = float(np.ptp(x, axis=0).max()) if x.shape[0] > 1 else 1.0
             step = 1e-5 * (spread if spread > 0 else 1.0)
         step = check_number(step, "step", low=0.0, low_inclusive=False)
-        values = _finite_difference_norms(model, x, output, step)
+        values = _finite_difference_norms(model, x, task, step)
     return Pointwise.of(values)
 
 
-def _autograd_norms(model: Model, x: NDArray[np.float64], output: int, batch: int) -> NDArray:
-    f = torch_function(model, output)
+def _autograd_norms(model: Model, x: NDArray[np.float64], task: int, batch: int) -> NDArray:
+    f = torch_function(model, task)
     dtype, device = model_dtype(model), model_device(model)
     norms = []
     for start in range(0, x.shape[0], batch):
@@ -98,13 +100,13 @@ def _autograd_norms(model: Model, x: NDArray[np.float64], output: int, batch: in
 
 
 def _finite_difference_norms(
-    model: Model, x: NDArray[np.float64], output: int, step: float
+    model: Model, x: NDArray[np.float64], task: int, step: float
 ) -> NDArray:
     m, d = x.shape
     # One stacked call: rows x + h e_j then x - h e_j for every coordinate j.
     shifts = step * np.eye(d)
     plus = (x[None, :, :] + shifts[:, None, :]).reshape(d * m, d)
     minus = (x[None, :, :] - shifts[:, None, :]).reshape(d * m, d)
-    values = evaluate(model, np.concatenate([plus, minus]), output)
+    values = evaluate(model, np.concatenate([plus, minus]), task)
     grad = (values[: d * m] - values[d * m :]).reshape(d, m) / (2.0 * step)
     return np.linalg.norm(grad, axis=0)

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 from torch import nn
 
 from mtlreg._validation import check_inputs, check_int, check_seed
+from mtlreg.metrics._compat import accepts_output_keyword
 
 #: A torch module (e.g. :class:`mtlreg.ShallowReLUNet`), an object with a
 #: scikit-learn style ``predict``, or a function of a (M, d) torch tensor.
@@ -65,22 +66,21 @@ def check_model(model: Model, name: str = "model") -> Model:
     return model
 
 
-def select_output(
-    out: NDArray[np.float64], output: int, name: str = "output"
-) -> NDArray[np.float64]:
-    """Column ``output`` of a (M,) or (M, T) prediction array, as shape (M,)."""
+def select_output(out: NDArray[np.float64], task: int, name: str = "task") -> NDArray[np.float64]:
+    """Column ``task`` of a (M,) or (M, T) prediction array, as shape (M,)."""
     arr = np.asarray(out, dtype=np.float64)
     if arr.ndim == 1:
-        check_int(output, name, low=0, high=0)
+        check_int(task, name, low=0, high=0)
         return arr
     if arr.ndim != 2:
         raise ValueError(f"The model should return shape (M,) or (M, T). Found {arr.shape}.")
-    output = check_int(output, name, low=0, high=arr.shape[1] - 1)
-    return arr[:, output]
+    task = check_int(task, name, low=0, high=arr.shape[1] - 1)
+    return arr[:, task]
 
 
-def evaluate(model: Model, X: ArrayLike, output: int = 0) -> NDArray[np.float64]:
-    """Output ``output`` of ``model`` at the rows of ``X`` (shape (M,) or (M, d)), shape (M,).
+@accepts_output_keyword
+def evaluate(model: Model, X: ArrayLike, task: int = 0) -> NDArray[np.float64]:
+    """Output number ``task`` of ``model`` at the rows of ``X`` (shape (M,) or (M, d)), shape (M,).
 
     Torch modules and plain callables get a tensor in the module's dtype; objects that
     are not modules but have ``predict`` (scikit-learn estimators) get the numpy array.
@@ -88,16 +88,16 @@ def evaluate(model: Model, X: ArrayLike, output: int = 0) -> NDArray[np.float64]
     model = check_model(model)
     x = check_inputs(X, "X")
     if not isinstance(model, nn.Module) and hasattr(model, "predict"):
-        return select_output(np.asarray(model.predict(x), dtype=np.float64), output)
+        return select_output(np.asarray(model.predict(x), dtype=np.float64), task)
     with torch.no_grad():
         xt = torch.as_tensor(x, dtype=model_dtype(model), device=model_device(model))
         out = model(xt)
     if isinstance(out, torch.Tensor):
         out = out.detach().cpu().double().numpy()
-    return select_output(np.asarray(out, dtype=np.float64), output)
+    return select_output(np.asarray(out, dtype=np.float64), task)
 
 
-def torch_function(model: Model, output: int) -> Callable[[torch.Tensor], torch.Tensor]:
+def torch_function(model: Model, task: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """``x -> f_output(x)`` on tensors, shape (M,), for modules and torch callables."""
 
     def f(x: torch.Tensor) -> torch.Tensor:
@@ -108,9 +108,9 @@ def torch_function(model: Model, output: int) -> Callable[[torch.Tensor], torch.
                 "method='finite_difference' for other models."
             )
         if out.ndim == 1:
-            check_int(output, "output", low=0, high=0)
+            check_int(task, "task", low=0, high=0)
             return out
-        return out[:, check_int(output, "output", low=0, high=out.shape[1] - 1)]
+        return out[:, check_int(task, "task", low=0, high=out.shape[1] - 1)]
 
     return f
 

@@ -9,12 +9,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from mtlreg._validation import check_inputs
+from mtlreg.metrics._compat import accepts_output_keyword
 from mtlreg.metrics._pointwise import Model, evaluate
 
 
 @dataclass(frozen=True)
 class RestartSpread:
-    """How much R restarts of one training recipe disagree on output ``output``.
+    """How much R restarts of one training recipe disagree on task ``task``.
 
     Attributes
     ----------
@@ -35,8 +36,9 @@ class RestartSpread:
     max_pairwise: float
 
 
-def restart_spread(models: Sequence[Model], X: ArrayLike, *, output: int = 0) -> RestartSpread:
-    """Compare output ``output`` of several trained models on the rows of ``X``.
+@accepts_output_keyword
+def restart_spread(models: Sequence[Model], X: ArrayLike, *, task: int = 0) -> RestartSpread:
+    """Compare task ``task`` of several trained models on the rows of ``X``.
 
     "Single-task solutions vary, multi-task solutions are nearly identical": a small
     spread means the recipe lands on the same function from every initialisation.
@@ -50,7 +52,7 @@ def restart_spread(models: Sequence[Model], X: ArrayLike, *, output: int = 0) ->
     if isinstance(models, str) or not isinstance(models, Sequence) or len(models) < 2:
         raise ValueError("Parameter `models` should be a sequence of at least two models.")
     x = check_inputs(X, "X")
-    values = np.stack([evaluate(m, x, output) for m in models])
+    values = np.stack([evaluate(m, x, task) for m in models])
     std = values.std(axis=0)
     gaps = np.abs(values[:, None, :] - values[None, :, :]).max(axis=2)
     return RestartSpread(

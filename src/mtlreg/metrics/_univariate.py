@@ -6,15 +6,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mtlreg._validation import check_int, check_number
+from mtlreg.metrics._compat import accepts_output_keyword
 from mtlreg.metrics._pointwise import Model, evaluate
 from mtlreg.model import ShallowReLUNet
 
 
+@accepts_output_keyword
 def second_order_tv(
     model: Model,
     interval: tuple[float, float],
     *,
-    output: int = 0,
+    task: int = 0,
     n_grid: int = 4001,
 ) -> float:
     """TV^2 = integral of |f''| over ``interval``: the sum of |slope changes| of f.
@@ -36,7 +38,7 @@ def second_order_tv(
     hi = check_number(interval[1], "interval[1]", low=lo, low_inclusive=False)
     n_grid = check_int(n_grid, "n_grid", low=3)
     grid = _grid(model, lo, hi, n_grid)
-    values = evaluate(model, grid[:, None], output)
+    values = evaluate(model, grid[:, None], task)
     slopes = np.diff(values) / np.diff(grid)
     return float(np.abs(np.diff(slopes)).sum())
 
