@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from mtlreg.metrics import box_points, gradient_norm
 from mtlreg.model import ShallowReLUNet
 from mtlreg.sweep._spec import RunConfig
 from mtlreg.tasks import aux_tasks
@@ -65,25 +66,6 @@ def batch_key(cfg: RunConfig) -> tuple[Any, ...]:
         cfg.lr_decay,
         cfg.dtype,
     )
-
-
-def sample_box(x: NDArray[np.float64], count: int, seed: int) -> NDArray[np.float64]:
-    """``count`` points uniform in the bounding box of the inputs ``x``."""
-    rng = np.random.default_rng(seed)
-    lo, hi = x.min(axis=0), x.max(axis=0)
-    return lo + (hi - lo) * rng.random((count, x.shape[1]))
-
-
-def task1_gradient_norms(net: ShallowReLUNet, points: NDArray[np.float64]) -> NDArray[np.float64]:
-    """||grad_x f_1(x)|| at each point, in closed form (f_1 is piecewise linear)."""
-    w = net.w.detach().double().numpy()
-    b = net.b.detach().double().numpy()
-    v1 = net.v.detach().double().numpy()[:, 0]
-    on = (points @ w.T + b) > 0
-    grad = (on * v1) @ w
-    if net.A is not None:
-        grad = grad + net.A.detach().double().numpy()[0]
-    return np.asarray(np.linalg.norm(grad, axis=1))
 
 
 def network_blob(net: ShallowReLUNet) -> bytes:
@@ -141,8 +123,9 @@ def _row(
     task1_mse = float(np.mean((pred - Y[:, 0]) ** 2))
     grad_mean = grad_max = nan
     if cfg.test_points > 0:
-        norms = task1_gradient_norms(net, sample_box(x, cfg.test_points, cfg.test_seed))
-        grad_mean, grad_max = float(norms.mean()), float(norms.max())
+        points = box_points(x, cfg.test_points, seed=cfg.test_seed)
+        norms = gradient_norm(net, points, task=0)
+        grad_mean, grad_max = norms.mean, norms.max
     return {
         "status": "ok",
         "objective": res.objective,
