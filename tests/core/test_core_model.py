@@ -223,3 +223,17 @@ def test_load_and_construct_refuse_bad_dtype_and_device(tmp_path) -> None:
         ShallowReLUNet(1, 1, 3, seed=2**70)
     with pytest.raises(ValueError, match="`seed`"):
         ShallowReLUNet(1, 1, 3, seed=-1)
+
+
+def test_bytes_round_trip_is_checked_and_deterministic() -> None:
+    """to_bytes/from_bytes: what save/load and the sweep store use; equal nets, equal bytes."""
+    net = ShallowReLUNet(2, 3, 4, skip=True, seed=0)
+    data = net.to_bytes()
+    assert data == net.copy().to_bytes()
+    back = ShallowReLUNet.from_bytes(data)
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, back.state_dict()[key])
+    altered = bytearray(data)
+    altered[-1] ^= 0xFF
+    with pytest.raises(ValueError, match="checksum"):
+        ShallowReLUNet.from_bytes(bytes(altered), source="test bytes")

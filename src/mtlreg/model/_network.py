@@ -175,8 +175,6 @@ class ShallowReLUNet(nn.Module):
         The metadata holds the format tag, the shapes and a SHA-256 checksum of the
         parameters, which :meth:`load` verifies. The file's mode follows the umask.
         """
-        from safetensors.torch import save
-
         from mtlreg._io import atomic_write_bytes
 
         target = Path(path)
@@ -188,6 +186,16 @@ class ShallowReLUNet(nn.Module):
             raise ValueError(
                 f"Parameter `path`: folder {str(target.parent)!r} does not exist; create it first."
             )
+        atomic_write_bytes(target, self.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        """The network as safetensors bytes (no pickle): what :meth:`save` writes.
+
+        The metadata holds the format tag, the shapes and a SHA-256 checksum of the
+        parameters, which :meth:`from_bytes` verifies.
+        """
+        from safetensors.torch import save
+
         tensors = {k: t.detach().cpu().contiguous() for k, t in self.state_dict().items()}
         meta = {
             "in_dim": str(self.in_dim),
@@ -197,7 +205,15 @@ class ShallowReLUNet(nn.Module):
             "format": FORMAT,
             "sha256": _checksum(tensors),
         }
-        atomic_write_bytes(target, bytes(save(tensors, metadata=meta)))
+        return _canonical_header(bytes(save(tensors, metadata=meta)))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, source: str = "<bytes>") -> ShallowReLUNet:
+        """Read bytes written by :meth:`to_bytes`, with the checks of :meth:`load`.
+
+        ``source`` names the bytes' origin in error messages.
+        """
+        return _network_from(*_read_safetensors(bytes(data), source), source)
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> ShallowReLUNet:
@@ -214,10 +230,7 @@ class ShallowReLUNet(nn.Module):
             raise ValueError(f"Network file {str(source)!r} is a folder, not a file.")
         if not source.is_file():
             raise FileNotFoundError(f"Network file {str(source)!r} does not exist.")
-        data = source.read_bytes()
-        meta, state = _read_safetensors(data, repr(str(source)))
-        net = _network_from(meta, state, repr(str(source)))
-        return net.to(device)
+        return cls.from_bytes(source.read_bytes(), source=repr(str(source))).to(device)
 
     def _task_index(self, task: int) -> int:
         return check_int(task, "task", low=0, high=self.out_dim - 1)
@@ -247,6 +260,23 @@ def _checksum(tensors: dict[str, Tensor]) -> str:
         h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
+
+
+def _canonical_header(data: bytes) -> bytes:
+    """The same safetensors bytes with the JSON header's keys sorted.
+
+    safetensors writes its metadata in hash-map order, which changes from process to
+    process; sorting makes equal networks give equal bytes (stored blobs compare equal
+    and resumed sweeps are bit-identical). The header keeps its length and padding.
+    """
+    import json
+
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    if len(text) > n:  # never expected: keep the original bytes
+        return data
+    return data[:8] + text + b" " * (n - len(text)) + data[8 + n :]
 
 
 def _read_safetensors(data: bytes, source: str) -> tuple[dict[str, str], dict[str, Tensor]]:

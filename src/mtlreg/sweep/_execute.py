@@ -69,32 +69,13 @@ def batch_key(cfg: RunConfig) -> tuple[Any, ...]:
 
 
 def network_blob(net: ShallowReLUNet) -> bytes:
-    """The network's parameters as safetensors bytes (deterministic, no pickle).
-
-    Shapes say everything: ``w`` (K, d), ``v`` (K, T), and ``A`` present iff skip.
-    """
-    from safetensors.torch import save
-
-    tensors = {k: t.detach().cpu().contiguous() for k, t in net.state_dict().items()}
-    return bytes(save(tensors))
+    """The network as stored in a results store: :meth:`ShallowReLUNet.to_bytes`."""
+    return net.to_bytes()
 
 
 def network_from_blob(blob: bytes) -> ShallowReLUNet:
-    """Inverse of :func:`network_blob`."""
-    from safetensors.torch import load
-
-    from mtlreg.model import ShallowReLUNet
-
-    state = load(blob)
-    net = ShallowReLUNet(
-        int(state["w"].shape[1]),
-        int(state["v"].shape[1]),
-        int(state["w"].shape[0]),
-        "A" in state,
-        dtype=state["w"].dtype,
-    )
-    net.load_state_dict(state)
-    return net
+    """Inverse of :func:`network_blob`, with the checks of :meth:`ShallowReLUNet.load`."""
+    return ShallowReLUNet.from_bytes(blob, source="a stored network")
 
 
 def _row(
