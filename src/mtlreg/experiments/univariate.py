@@ -38,6 +38,7 @@ from mtlreg import _style
 from mtlreg._io import prepare_out, write_json
 from mtlreg._validation import check_choice, check_int, check_number, check_seed
 from mtlreg.experiments._report import network_counts, progress, stationarity
+from mtlreg.metrics import restart_spread
 from mtlreg.model import ShallowReLUNet
 from mtlreg.tasks import aux_tasks
 from mtlreg.training import TrainResult, train
@@ -333,9 +334,8 @@ def _run_metrics(
 
 
 def _spread(nets: list[ShallowReLUNet], points: NDArray[np.float64]) -> float:
-    """Largest sup-distance between output 1 of two runs on ``points``."""
-    values = np.stack([_output1(n, points) for n in nets])
-    return float(np.max(values.max(axis=0) - values.min(axis=0)))
+    """Largest sup-distance between output 1 of two runs on ``points`` (0 for one run)."""
+    return restart_spread(nets, points, task=0).max_pairwise if len(nets) > 1 else 0.0
 
 
 def _write_tables(
