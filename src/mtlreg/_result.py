@@ -62,6 +62,25 @@ class SolverResult(Protocol):
     def to_network(self) -> ShallowReLUNet: ...
 
 
+class GapFromBound:
+    """Mix-in for frozen result dataclasses: ``gap`` and ``relative_gap`` derived from
+    their ``objective`` and ``lower_bound`` fields (never clipped; ``nan`` without a
+    bound)."""
+
+    objective: float
+    lower_bound: float
+
+    @property
+    def gap(self) -> float:
+        """``objective - lower_bound`` (never clipped; ``nan`` without a bound)."""
+        return self.objective - self.lower_bound
+
+    @property
+    def relative_gap(self) -> float:
+        """``gap / |objective|`` (``nan`` without a bound)."""
+        return relative_gap(self.gap, self.objective)
+
+
 def relative_gap(gap: float, objective: float) -> float:
     """``gap / |objective|`` (``nan`` when the gap is unknown; ``inf`` for a zero
     objective with a nonzero gap, ``0`` when both are zero)."""
@@ -72,4 +91,4 @@ def relative_gap(gap: float, objective: float) -> float:
     return gap / abs(objective)
 
 
-__all__ = ["OBJECTIVE", "SolverResult", "relative_gap"]
+__all__ = ["OBJECTIVE", "GapFromBound", "SolverResult", "relative_gap"]

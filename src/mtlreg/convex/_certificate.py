@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
-from mtlreg._result import relative_gap as _relative_gap
+from mtlreg._result import GapFromBound
 from mtlreg._validation import (
     check_choice,
     check_inputs,
@@ -28,7 +28,7 @@ BOUNDS: tuple[str, ...] = ("optimum", "residual")
 
 
 @dataclass(frozen=True)
-class Certificate:
+class Certificate(GapFromBound):
     """Optimality certificate of a network for the multi-task weight-decay problem.
 
     ``objective = fit + lam * penalty`` is the network's value of
@@ -48,16 +48,6 @@ class Certificate:
     exact: bool
     optimal_objective: float = math.nan
     solution: CertifiedSolution | ConvexSolution | None = field(default=None, repr=False)
-
-    @property
-    def gap(self) -> float:
-        """``objective - lower_bound``: an upper bound on the suboptimality (not clipped)."""
-        return self.objective - self.lower_bound
-
-    @property
-    def relative_gap(self) -> float:
-        """``gap / |objective|``."""
-        return _relative_gap(self.gap, self.objective)
 
     @property
     def gap_bound(self) -> float:

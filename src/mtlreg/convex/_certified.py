@@ -32,14 +32,14 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 from threadpoolctl import threadpool_limits
 
-from mtlreg._result import relative_gap as _relative_gap
+from mtlreg._result import GapFromBound
 from mtlreg._validation import check_inputs, check_int, check_number, check_targets
 from mtlreg.convex._oracle import EXACT_DIMS, OracleResult, dual_norm
 from mtlreg.model import ShallowReLUNet
 
 
 @dataclass(frozen=True)
-class CertifiedSolution:
+class CertifiedSolution(GapFromBound):
     """A shallow ReLU network with a certified lower bound on the global optimum.
 
     Satisfies :class:`mtlreg._result.SolverResult`: ``objective = fit + lam * penalty``
@@ -68,16 +68,6 @@ class CertifiedSolution:
     dual_value: float = field(default=float("nan"), repr=False)
     history: tuple[tuple[float, float], ...] = field(default=(), repr=False)
     info: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def gap(self) -> float:
-        """``objective - lower_bound`` (never clipped)."""
-        return self.objective - self.lower_bound
-
-    @property
-    def relative_gap(self) -> float:
-        """``gap / |objective|``."""
-        return _relative_gap(self.gap, self.objective)
 
     @property
     def n_neurons(self) -> int:

@@ -40,6 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.exceptions import ConvergenceWarning
 from torch import Tensor
 
+from mtlreg._result import GapFromBound
 from mtlreg._result import relative_gap as _relative_gap
 from mtlreg._validation import check_array, check_choice, check_int, check_number
 from mtlreg.model import ShallowReLUNet
@@ -52,7 +53,7 @@ _INNER = 0.3  # working-set subproblems are solved to this fraction of the outer
 
 
 @dataclass(frozen=True)
-class GroupLassoResult:
+class GroupLassoResult(GapFromBound):
     """Solution of :func:`group_lasso` (the package result protocol).
 
     ``objective = fit + lam * penalty`` with ``fit = (1/N)||Y - Phi V||_F^2`` and
@@ -73,16 +74,6 @@ class GroupLassoResult:
     weights: NDArray[np.float64] | None = field(default=None, repr=False)
     biases: NDArray[np.float64] | None = field(default=None, repr=False)
     info: dict[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def gap(self) -> float:
-        """Duality gap ``objective - lower_bound`` (certified bound on the suboptimality)."""
-        return self.objective - self.lower_bound
-
-    @property
-    def relative_gap(self) -> float:
-        """``gap / |objective|``."""
-        return _relative_gap(self.gap, self.objective)
 
     @property
     def dual_objective(self) -> float:

@@ -36,7 +36,7 @@ import numpy as np
 import scipy.linalg as sla
 from numpy.typing import ArrayLike, NDArray
 
-from mtlreg._result import relative_gap
+from mtlreg._result import GapFromBound
 from mtlreg._validation import check_array, check_choice, check_int, check_number
 from mtlreg.linear._compat import renamed
 
@@ -47,7 +47,7 @@ Arr = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
-class MultiTaskFit:
+class MultiTaskFit(GapFromBound):
     """The fitted multi-task estimator (an exact, direct solve).
 
     Follows the package's result protocol where it applies: ``objective = fit +
@@ -86,15 +86,6 @@ class MultiTaskFit:
     def W(self) -> NDArray[np.float64]:
         """Task predictors ``w_t = w_0 + v_t``, shape ``(T, d)``."""
         return self.w0[None, :] + self.V
-
-    @property
-    def gap(self) -> float:
-        """``objective - lower_bound`` (nan: no lower bound is computed)."""
-        return self.objective - self.lower_bound
-
-    @property
-    def relative_gap(self) -> float:
-        return relative_gap(self.gap, self.objective)
 
     def predict(self, X: ArrayLike, task: int = 0) -> NDArray[np.float64]:
         """Predictions ``X @ w_task`` of task ``task`` (0-based) for inputs (n, d)."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from mtlreg._result import relative_gap
+from mtlreg._result import GapFromBound
 from mtlreg.model import ShallowReLUNet
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class TrainHistory:
 
 
 @dataclass(frozen=True)
-class TrainResult:
+class TrainResult(GapFromBound):
     """Outcome of :func:`mtlreg.train` or one problem of :func:`mtlreg.training.train_many`.
 
     Follows the package's result protocol (:class:`mtlreg._result.SolverResult`) for
@@ -105,16 +105,6 @@ class TrainResult:
     seconds: float
     config: dict[str, Any] = field(default_factory=dict)
     lower_bound: float = float("nan")
-
-    @property
-    def gap(self) -> float:
-        """``objective - lower_bound`` (never clipped; ``nan`` without a bound)."""
-        return self.objective - self.lower_bound
-
-    @property
-    def relative_gap(self) -> float:
-        """``gap / |objective|`` (``nan`` without a bound)."""
-        return relative_gap(self.gap, self.objective)
 
     @property
     def steps(self) -> int:
