@@ -367,3 +367,50 @@ def test_train_certified_recipe_returns_the_certified_optimum() -> None:
         mtlreg.train(np.zeros((4, 3)), np.zeros(4), width=4, lam=lam, method="certified")
     with pytest.raises(ValueError, match="Parameter `width`"):
         mtlreg.train(TWO_SQUARES, Y, width=1, lam=lam, skip=False, method="certified")
+
+
+def test_atom_at_an_arc_start_stays_there() -> None:
+    """A best direction at the start of its arc that rounds to just below the start
+    must snap to the start, not wrap to the arc's other end (a bug that stalled column
+    generation at relative gaps ~1e-4 on random d = 2 problems)."""
+    from mtlreg.convex._certified import _Atoms
+    from mtlreg.convex._oracle import OracleResult
+
+    x = np.random.default_rng(0).standard_normal((6, 2))
+    lo, hi = 1.0, 1.7
+    for theta in (lo - 1e-15, lo, 0.5 * (lo + hi), hi, hi + 1e-15):
+        orc = OracleResult(
+            value=1.0,
+            exact=True,
+            directions=np.array([[np.cos(theta), np.sin(theta)]]),
+            values=np.ones(1),
+            pivots=np.zeros(1, dtype=np.intp),
+            arcs=np.array([[lo, hi]]),
+            interior=np.array([False]),
+        )
+        atoms = _Atoms.empty(6, 2).extend(x, orc, np.ones(1, dtype=bool))
+        assert lo <= atoms.theta[0] <= hi
+        assert abs(atoms.theta[0] - np.clip(theta, lo, hi)) <= 1e-12
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_two_dimensional_multi_task_problems_certify(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((10, 2))
+    Y = rng.standard_normal((10, 51))
+    sol = solve(x, Y, 1e-4, method="cg", tol=1e-5, max_seconds=60)
+    assert sol.exact and sol.converged
+    assert -1e-12 <= sol.relative_gap <= 1e-5
+    assert sol.lower_bound <= sol.objective
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(5))
+def test_random_issue_size_problems_certify_within_thirty_seconds(seed: int) -> None:
+    """The issue's size: d = 2, N = 20, T = 51, lam = 1e-4, gap 1e-5 in under 30 s."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((20, 2))
+    Y = rng.standard_normal((20, 51))
+    sol = solve(x, Y, 1e-4, method="cg", tol=1e-5, max_seconds=30)
+    assert sol.exact and sol.converged
+    assert sol.relative_gap <= 1e-5

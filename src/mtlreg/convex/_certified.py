@@ -672,9 +672,12 @@ class _Atoms:
         n = x.shape[0]
         if orc.arcs is not None and orc.interior is not None:
             lo, hi = orc.arcs[sel, 0], orc.arcs[sel, 1]
-            theta = np.arctan2(dirs[:, 1], dirs[:, 0])
-            theta = lo + (theta - lo) % (2 * np.pi)
-            theta = np.minimum(theta, hi)
+            # the angle inside [lo, hi]; a direction at an arc end may round to just
+            # outside it, and must then snap to that end, not wrap to the other one
+            off = (np.arctan2(dirs[:, 1], dirs[:, 0]) - lo) % (2 * np.pi)
+            span = hi - lo
+            off = np.where(off <= span, off, np.where(off - span < 2 * np.pi - off, span, 0.0))
+            theta = lo + off
             slide = orc.interior[sel].copy()
             mid = 0.5 * (lo + hi)
             wm = np.column_stack([np.cos(mid), np.sin(mid)])
@@ -769,8 +772,14 @@ def _column_generation(
         if len(atoms.piv) == 0:
             continue
         if d == 2 and atoms.slide.any():
-            v = _slide_2d(x, b, atoms, v, lam, free, maxiter=_SLIDE_ITER)
+            before = _gl_value(free(_features(x, atoms.piv, atoms.dirs)), b, v, lam)
+            saved = (atoms.theta.copy(), atoms.slide.copy(), atoms.dirs.copy())
+            v_slid = _slide_2d(x, b, atoms, v, lam, free, maxiter=_SLIDE_ITER)
             atoms.sync()
+            if _gl_value(free(_features(x, atoms.piv, atoms.dirs)), b, v_slid, lam) <= before:
+                v = v_slid
+            else:  # never accept a slide that the true features say made things worse
+                atoms.theta, atoms.slide, atoms.dirs = saved
         elif d >= 3:
             atoms.dirs, v = _slide(x, b, atoms.piv, atoms.dirs, v, lam, free, maxiter=500)
         atoms, v = _merge_duplicates(x, atoms, v)
