@@ -22,6 +22,7 @@ import torch
 
 import mtlreg
 from mtlreg import convex
+from mtlreg import kernel as kernel_pkg
 from mtlreg._result import SolverResult, relative_gap
 from mtlreg.tasks import aux_tasks
 
@@ -167,7 +168,98 @@ class TestConvexColumnGeneration(SolverContract):
         lam = 1e-2
         res = convex.solve(X, Y, lam, skip=True, method="cg")
         ref = mtlreg.univariate.weight_decay_optimum(X[:, 0], Y, lam)
-        return Case(X, Y, lam, res, ref.objective, max(ref.objective - ref.dual_objective, 0))
+        return Case(X, Y, lam, res, ref.objective, max(ref.gap, 0.0))
+
+
+class TestWeightDecayOptimum(SolverContract):
+    """The exact 1-D optimum (Newton on the fitted values) against column generation."""
+
+    def make_case(self) -> Case:
+        X, Y = _line(n=9, n_aux=2, seed=4)
+        lam = 1e-2
+        res = mtlreg.univariate.weight_decay_optimum(X[:, 0], Y, lam)
+        return Case(X, Y, lam, res, *_certified(X, Y, lam, skip=True))
+
+
+def _kernel_case(seed: int, *, skip: bool) -> tuple[Any, np.ndarray, np.ndarray]:
+    """A random induced kernel (all c_k > 0) and one task's data."""
+    rng = np.random.default_rng(seed)
+    K, d, T, n = 12, 2, 4, 15
+    W = rng.standard_normal((K, d))
+    W /= np.linalg.norm(W, axis=1, keepdims=True)
+    V = rng.standard_normal((K, T)) / np.sqrt(T)
+    A, c = (rng.standard_normal((T, d)), rng.standard_normal(T)) if skip else (None, None)
+    b = rng.uniform(-1.0, 1.0, K)
+    kernel = kernel_pkg.InducedKernel(W, b, V, kernel_pkg.task_weights(V)[:, 0], 0, A, c)
+    X = rng.standard_normal((n, d))
+    return kernel, X, np.sin(2.0 * X[:, 0]) + 0.3 * rng.standard_normal(n)
+
+
+def _affine_projector(X: np.ndarray, skip: bool) -> np.ndarray:
+    """Orthogonal projector onto the complement of span[X, 1] (identity without skip)."""
+    n = len(X)
+    if not skip:
+        return np.eye(n)
+    Z = np.hstack([X, np.ones((n, 1))])
+    return np.eye(n) - Z @ np.linalg.pinv(Z)
+
+
+class TestRKHSSolve(SolverContract):
+    """Kernel ridge in closed form (SVD of the features) against the representer system.
+
+    The reference solves the bordered Gram system [[G + (N lam/2) I, Z], [Z^T, 0]] and
+    is certified by the kernel ridge dual, written here from the Gram matrix:
+    <alpha, y> - (N/4)|alpha|^2 - alpha^T G alpha / (2 lam) + lam sum_k c_k at
+    alpha = (2/N) P (residual).
+    """
+
+    def make_case(self) -> Case:
+        kernel, X, y = _kernel_case(11, skip=True)
+        lam, n = 1e-2, len(y)
+        res = kernel_pkg.rkhs_solve(kernel, X, y, lam)
+        G = kernel.gram(X)
+        Z = np.hstack([X, np.ones((n, 1))])
+        m = Z.shape[1]
+        system = np.block([[G + n * lam / 2 * np.eye(n), Z], [Z.T, np.zeros((m, m))]])
+        sol = np.linalg.solve(system, np.r_[y, np.zeros(m)])
+        coef = sol[:n]
+        r = y - G @ coef - Z @ sol[n:]
+        c = kernel.weights
+        # f = sum_k v_k phi_k with v = c * Phi^T coef: ||f||_K^2 = coef^T G coef
+        ref = float(r @ r) / n + lam * (c.sum() + 0.5 * float(coef @ G @ coef))
+        alpha = (2.0 / n) * _affine_projector(X, True) @ r
+        dual = alpha @ y - n / 4 * alpha @ alpha - alpha @ G @ alpha / (2 * lam) + lam * c.sum()
+        return Case(X, y[:, None], lam, res, ref, max(ref - float(dual), 0.0), False)
+
+
+class TestExactSubproblem(SolverContract):
+    """The exact per-task subproblem (Newton) against Clarabel through cvxpy.
+
+    The reference is certified by the subproblem's dual, written here from the
+    conjugate of sqrt(v^2 + c^2): <alpha, y> - (N/4)|alpha|^2 +
+    lam sum_k c_k sqrt(1 - (phi_k . alpha / lam)^2) at alpha = (2/N) P (residual),
+    scaled into |phi_k . alpha| <= lam.
+    """
+
+    def make_case(self) -> Case:
+        import cvxpy as cp
+
+        kernel, X, y = _kernel_case(12, skip=False)
+        lam, n = 1e-2, len(y)
+        res = kernel_pkg.exact_subproblem(kernel, X, y, lam)
+        phi, c = kernel.features(X), kernel.weights
+        v = cp.Variable(kernel.n_neurons)
+        pen = cp.sum(cp.norm(cp.vstack([v, c]), 2, axis=0))
+        prob = cp.Problem(cp.Minimize(cp.sum_squares(y - phi @ v) / n + lam * pen))
+        prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+        vr = np.asarray(v.value)
+        r = y - phi @ vr
+        ref = float(r @ r) / n + lam * float(np.hypot(vr, c).sum())
+        alpha = (2.0 / n) * _affine_projector(X, False) @ r
+        alpha *= min(1.0, lam / np.abs(phi.T @ alpha).max())
+        s = np.abs(phi.T @ alpha) / lam
+        dual = alpha @ y - n / 4 * alpha @ alpha + lam * float((c * np.sqrt(1 - s**2)).sum())
+        return Case(X, y[:, None], lam, res, ref, max(ref - float(dual), 0.0), False)
 
 
 class TestGroupLasso(SolverContract):
@@ -198,6 +290,15 @@ def test_the_contract_catches_a_wrong_result() -> None:
     good = mtlreg.train(X[:, 0], Y, width=8, lam=lam, seed=0)
     reference, ref_gap = _certified(X, Y, lam, skip=True)
     contract = SolverContract()
+    unbalanced = good.to_network()
+    with torch.no_grad():  # same function (relu is positively homogeneous), not balanced
+        unbalanced.w.mul_(2.0)
+        unbalanced.b.mul_(2.0)
+        unbalanced.v.div_(2.0)
+    shifted = good.to_network()
+    with torch.no_grad():  # balanced, but another function
+        assert shifted.c is not None
+        shifted.c.add_(0.5)
 
     @dataclass(frozen=True)
     class Wrong:
@@ -210,24 +311,32 @@ def test_the_contract_catches_a_wrong_result() -> None:
         n_iter: int = 1
         converged: bool = True
         seconds: float = 0.0
+        net: Any = None
 
         def predict(self, X: Any) -> np.ndarray:
             return good.predict(X)
 
         def to_network(self) -> Any:
-            return good.to_network()
+            return good.to_network() if self.net is None else self.net
 
     o, f, p = good.objective, good.fit, good.penalty
     lb = good.lower_bound
+    rel = relative_gap(o - lb, o)
     broken = {
+        "protocol": Wrong(o, f, p, lb, o - lb, rel, n_iter=-1),
         "objective": Wrong(o * 1.1, f, p, lb, o * 1.1 - lb, 0.0),
         "clipped gap": Wrong(o, f, p, o * 1.01, 0.0, 0.0),
         "below optimum": Wrong(0.5 * o, 0.5 * o - lam * p, p, lb, 0.5 * o - lb, 0.0),
+        "unbalanced network": Wrong(o, f, p, lb, o - lb, rel, net=unbalanced),
+        "network of another function": Wrong(o, f, p, lb, o - lb, rel, net=shifted),
     }
     checks = {
+        "protocol": contract.test_follows_the_protocol,
         "objective": contract.test_objective_is_fit_plus_lam_penalty,
         "clipped gap": contract.test_gap_is_objective_minus_lower_bound,
         "below optimum": contract.test_gap_bounds_the_distance_to_the_reference,
+        "unbalanced network": contract.test_to_network_reproduces_predictions_balanced,
+        "network of another function": contract.test_to_network_reproduces_predictions_balanced,
     }
     for name, res in broken.items():
         case = Case(X, Y, lam, res, reference, ref_gap)
@@ -237,3 +346,27 @@ def test_the_contract_catches_a_wrong_result() -> None:
     case = Case(X, Y, lam, good, reference, ref_gap)
     for check in checks.values():
         check(case)
+
+
+def test_the_contract_catches_a_clipped_weight_decay_optimum() -> None:
+    """The univariate optimum's former clipped gap (max(objective - bound, 0)) with a
+    bound above the objective fails the gap check; the genuine result passes it."""
+    X, Y = _line(n=6)
+    lam = 1e-2
+    opt = mtlreg.univariate.weight_decay_optimum(X[:, 0], Y, lam)
+    reference, ref_gap = _certified(X, Y, lam, skip=True)
+
+    @dataclass(frozen=True)
+    class Clipped(mtlreg.univariate.WeightDecayOptimum):
+        @property
+        def gap(self) -> float:
+            return max(self.objective - self.lower_bound, 0.0)
+
+    fields = {k: getattr(opt, k) for k in opt.__dataclass_fields__}
+    fields["lower_bound"] = opt.objective * (1 + 1e-6)  # a bound above the objective
+    contract = SolverContract()
+    with pytest.raises(AssertionError):
+        contract.test_gap_is_objective_minus_lower_bound(
+            Case(X, Y, lam, Clipped(**fields), reference, ref_gap)
+        )
+    contract.test_gap_is_objective_minus_lower_bound(Case(X, Y, lam, opt, reference, ref_gap))

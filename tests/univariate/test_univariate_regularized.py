@@ -47,7 +47,7 @@ def test_matches_cvxpy_and_is_certified(seed: int, lam: float, n_aux: int) -> No
     ref = _cvxpy_optimum(x, Y, lam)
     assert opt.objective == pytest.approx(ref, rel=1e-6)
     assert opt.relative_gap <= 1e-9
-    assert opt.dual_objective <= ref * (1 + 1e-6)  # a valid lower bound
+    assert opt.lower_bound <= ref * (1 + 1e-6)  # a valid lower bound
     assert opt.objective == pytest.approx(opt.fit + lam * opt.penalty, rel=1e-12)
 
 
@@ -138,7 +138,7 @@ def test_gradient_training_never_beats_the_certified_optimum() -> None:
     lam = 1e-3
     opt = weight_decay_optimum(x, Y, lam)
     res = mtlreg.train(x, Y, width=16, lam=lam, seed=0, method="continuation", max_steps=3000)
-    assert res.objective >= opt.dual_objective * (1 - 1e-9)
+    assert res.objective >= opt.lower_bound * (1 - 1e-9)
 
 
 def test_bad_input() -> None:

@@ -67,6 +67,11 @@ def objective_gap(
 class KernelDiagnostics:
     """The kernel-regime measurements of one task of one trained network.
 
+    A measurement, not a solver result (not on the package result protocol): its
+    ``gap`` is the RKHS optimum minus the exact subproblem's optimum, not a duality
+    gap. The two solver results it compares are ``rkhs`` and ``exact``, each with its
+    own ``lower_bound`` and duality ``gap``.
+
     Attributes
     ----------
     task, n_tasks, n_neurons

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from numpy.typing import ArrayLike, NDArray
 
 from mtlreg._validation import check_inputs, check_int, check_number
@@ -21,6 +22,9 @@ class InducedKernel:
     with :math:`c_{ks} = \|V_{k,-s}\|` the norm of neuron k's output weights over
     the other tasks. ``V`` holds the output weights after the rescaling to unit
     input weights, so the network is ``features(X) @ V + X @ A.T + c``.
+
+    A kernel, not a solver result: the solver results built on it are
+    :class:`RKHSSolution` and :class:`SubproblemSolution`.
 
     Attributes
     ----------
@@ -79,6 +83,38 @@ class InducedKernel:
         """sum_k v_k phi_k(x) + a . x + intercept at X, shape (N,)."""
         x = self._inputs(X, "X")
         return self.features(x) @ v + x @ a + intercept
+
+    def network(
+        self,
+        v: NDArray[np.float64],
+        a: NDArray[np.float64],
+        intercept: float,
+        *,
+        dtype: torch.dtype = torch.float64,
+    ) -> ShallowReLUNet:
+        """The balanced one-output network of :meth:`evaluate` (same predictions).
+
+        One neuron per nonzero ``v_k`` (a single zero neuron if there is none), balanced
+        to ||w_k|| = ||v_k||, so its weight decay is ``sum_k |v_k|``; the affine part
+        goes into the skip connection (a network without one when the kernel has none).
+        """
+        keep = np.flatnonzero(v != 0.0)
+        width = max(keep.size, 1)
+        net = ShallowReLUNet(self.W.shape[1], 1, width, skip=self.skip, dtype=dtype)
+        w = np.zeros((width, self.W.shape[1]))
+        b = np.zeros(width)
+        out = np.zeros((width, 1))
+        w[: keep.size] = self.W[keep]
+        b[: keep.size] = self.b[keep]
+        out[: keep.size, 0] = v[keep]
+        with torch.no_grad():
+            net.w.copy_(torch.as_tensor(w))
+            net.b.copy_(torch.as_tensor(b))
+            net.v.copy_(torch.as_tensor(out))
+            if net.A is not None and net.c is not None:
+                net.A.copy_(torch.as_tensor(np.asarray(a, dtype=np.float64)[None, :]))
+                net.c.copy_(torch.as_tensor([float(intercept)]))
+        return net.balance()
 
     def _inputs(self, X: ArrayLike, name: str) -> NDArray[np.float64]:
         x = check_inputs(X, name)

@@ -9,24 +9,45 @@ solve
 smooth and strictly convex in v and is minimised by damped Newton's method to machine
 precision, started from the RKHS solution; if some c_k = 0 (a neuron only this task
 uses) the term is lam |v_k| and accelerated proximal gradient is used instead.
+
+This is the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` of
+one task with penalty = sum_k sqrt(v_k^2 + c_k^2) (the network's weight decay with the
+other tasks' weights fixed). Its dual: with g = Phi^T alpha, for every alpha in R^N
+orthogonal to the affine part (span[X, 1] with a skip connection) and |g_k| <= lam,
+
+    D(alpha) = <alpha, y> - (N/4) ||alpha||^2 + lam sum_k c_k sqrt(1 - (g_k / lam)^2)
+
+is a lower bound on the optimum (the conjugate of sqrt(v^2 + c^2) is
+-c sqrt(1 - s^2) on |s| <= 1). The residual of the returned function times 2/N,
+projected onto the affine part's complement and scaled into |g_k| <= lam, is dual
+optimal at the optimum; its value is the result's ``lower_bound``.
 """
 
 from __future__ import annotations
 
+import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
+from sklearn.exceptions import ConvergenceWarning
 
+from mtlreg._result import GapFromBound
 from mtlreg._validation import check_int, check_number, check_targets
 from mtlreg.kernel._kernel import InducedKernel
 from mtlreg.kernel._rkhs import AffineProjection, fit_affine, rkhs_solve
+from mtlreg.model import ShallowReLUNet
 
 
 @dataclass(frozen=True)
-class SubproblemSolution:
-    """Solution of the exact subproblem of one task.
+class SubproblemSolution(GapFromBound):
+    """Solution of the exact subproblem of one task (the package result protocol).
+
+    The minimiser of ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` over
+    f = sum_k v_k phi_k + affine part, with penalty = sum_k sqrt(v_k^2 + c_k^2)
+    (module docstring); it follows :class:`mtlreg._result.SolverResult`.
 
     Attributes
     ----------
@@ -39,10 +60,17 @@ class SubproblemSolution:
         sum_k sqrt(v_k^2 + c_k^2).
     objective
         fit + lam * penalty.
+    lower_bound
+        The dual value D(alpha) of the module docstring at the residual's dual point:
+        a proven lower bound on the optimum (up to rounding); ``gap = objective -
+        lower_bound`` is never clipped.
     method
         ``"newton"`` or ``"proximal"``.
-    iterations, converged
-        Solver iterations and whether the stopping rule was met.
+    n_iter, converged
+        Solver iterations and whether the stopping rule was met (a Newton decrement, or
+        a proximal step, below ``tol``; the dual gap is measured, not used to stop).
+    seconds
+        Wall-clock seconds of the solve.
     """
 
     kernel: InducedKernel
@@ -53,13 +81,34 @@ class SubproblemSolution:
     fit: float
     penalty: float
     objective: float
+    lower_bound: float
     method: str
-    iterations: int
+    n_iter: int
     converged: bool
+    seconds: float
+
+    @property
+    def iterations(self) -> int:
+        """Deprecated alias of :attr:`n_iter`."""
+        warnings.warn(
+            "SubproblemSolution.iterations is deprecated; use `n_iter` (the package "
+            "result protocol). It will be removed in the next release.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.n_iter
 
     def predict(self, X: ArrayLike) -> NDArray[np.float64]:
         """The fitted function at X, shape (N,)."""
         return self.kernel.evaluate(X, self.v, self.a, self.intercept)
+
+    def to_network(self) -> ShallowReLUNet:
+        """A balanced one-output network with the same predictions.
+
+        Its weight decay is ``sum_k |v_k|``, not this problem's penalty (which also
+        charges the other tasks' weights c_k): it reproduces the function only.
+        """
+        return self.kernel.network(self.v, self.a, self.intercept)
 
 
 _Arr = NDArray[np.float64]
@@ -102,6 +151,11 @@ def exact_subproblem(
 ) -> SubproblemSolution:
     """Solve task ``kernel.task``'s exact subproblem on (X, y).
 
+    Minimises the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty``
+    with penalty = sum_k sqrt(v_k^2 + c_k^2) (module docstring) and certifies the result
+    by a dual point (``lower_bound``, ``gap``). A ``ConvergenceWarning`` states the gap
+    reached when the stopping rule is not met within ``max_iter``.
+
     Parameters
     ----------
     kernel
@@ -115,7 +169,13 @@ def exact_subproblem(
         objective's distance to its minimum) is below ``tol`` times the objective.
     max_iter
         Iteration budget (Newton steps, or 100 times as many proximal steps).
+
+    Returns
+    -------
+    SubproblemSolution
+        The solution, on the package result protocol (:mod:`mtlreg._result`).
     """
+    t0 = time.perf_counter()
     x, yv, phi_p, y_p, lam = _setup(kernel, X, y, lam)
     if lam <= 0:
         raise ValueError(f"Parameter `lam` should be > 0. Found {lam!r}.")
@@ -135,6 +195,17 @@ def exact_subproblem(
     resid = yv - phi @ v - x @ a - intercept
     fit = float(resid @ resid) / n
     penalty = float(np.hypot(v, c).sum())
+    objective = fit + lam * penalty
+    proj = AffineProjection.of(x, kernel.skip)
+    lower = _dual_value(proj.project(resid) * (2.0 / n), yv, phi, c, lam)
+    if not ok:
+        warnings.warn(
+            f"exact_subproblem ({method}) stopped after {iters} iterations without meeting "
+            f"its stopping rule (tol={tol:.3g}); objective {objective:.6g}, duality gap "
+            f"{objective - lower:.3g}. Raise max_iter.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return SubproblemSolution(
         kernel=kernel,
         v=v,
@@ -143,11 +214,34 @@ def exact_subproblem(
         lam=lam,
         fit=fit,
         penalty=penalty,
-        objective=fit + lam * penalty,
+        objective=objective,
+        lower_bound=lower,
         method=method,
-        iterations=iters,
+        n_iter=iters,
         converged=ok,
+        seconds=time.perf_counter() - t0,
     )
+
+
+def _dual_value(
+    alpha: NDArray[np.float64],
+    y: NDArray[np.float64],
+    phi: NDArray[np.float64],
+    c: NDArray[np.float64],
+    lam: float,
+) -> float:
+    """D(alpha) of the module docstring after scaling ``alpha`` into |g_k| <= lam.
+
+    ``alpha`` must be orthogonal to the affine part; ``phi`` are the features (N, K).
+    """
+    n = y.shape[0]
+    g = phi.T @ alpha
+    top = float(np.abs(g).max()) if g.size else 0.0
+    if top > lam:
+        alpha, g = alpha * (lam / top), g * (lam / top)
+    s = np.clip(np.abs(g) / lam, 0.0, 1.0)
+    root = np.sqrt((1.0 - s) * (1.0 + s))
+    return float(alpha @ y) - n / 4.0 * float(alpha @ alpha) + lam * float((c * root).sum())
 
 
 def _newton(

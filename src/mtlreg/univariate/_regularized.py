@@ -20,11 +20,14 @@ certified by the dual problem
     max_{||U_k|| <= 1}  lam <L^T U, Y> - (N lam^2 / 4) ||L^T U||_F^2,
 
 whose feasible point U_k = (L Z)_k / sqrt(||(L Z)_k||^2 + eps^2) comes for free from
-the smoothed optimality condition. The duality gap bounds F(Z) - min F.
+the smoothed optimality condition. Its value is the result's ``lower_bound`` (the
+package result protocol, :mod:`mtlreg._result`); the duality gap bounds F(Z) - min F.
 """
 
 from __future__ import annotations
 
+import time
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -33,8 +36,10 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 from numpy.typing import ArrayLike, NDArray
+from sklearn.exceptions import ConvergenceWarning
 
-from mtlreg._validation import check_int, check_number
+from mtlreg._result import GapFromBound
+from mtlreg._validation import check_inputs, check_int, check_number
 from mtlreg.model import ShallowReLUNet
 from mtlreg.univariate._connect_the_dots import (
     ConnectTheDots,
@@ -46,12 +51,33 @@ from mtlreg.univariate._connect_the_dots import (
 
 
 @dataclass(frozen=True)
-class WeightDecayOptimum:
+class WeightDecayOptimum(GapFromBound):
     """The global minimiser of the 1-D weight-decay objective (see module docstring).
 
-    Call it on new inputs (``f(x_new)``, shape (M, T)); ``interpolant`` is the
-    connect-the-dots function of the fitted values ``Z``. ``gap`` is a duality gap:
-    ``objective - gap`` is a proven lower bound on the optimum over all networks.
+    It minimises the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty``
+    with penalty the weight decay (VV norm) over univariate networks of any width with a
+    free skip connection, and follows the package result protocol
+    (:class:`mtlreg._result.SolverResult`).
+
+    ``predict(x_new)`` (or calling it, ``f(x_new)``) gives shape (M, T); ``interpolant``
+    is the connect-the-dots function of the fitted values ``Z``.
+
+    Attributes
+    ----------
+    objective, fit, penalty
+        Of the returned function: ``objective = fit + lam * penalty``.
+    lower_bound
+        The value of a feasible point of the dual problem (module docstring), at least
+        0: a proven lower bound on the optimum over all networks (up to rounding).
+        ``gap = objective - lower_bound`` is never clipped, so rounding can make it
+        slightly negative.
+    n_iter
+        Newton steps over all smoothing levels and the polish (0 where the optimum is
+        exact: ``lam = 0`` or N <= 2).
+    converged
+        Whether the measured relative duality gap is at most the ``tol`` asked for.
+    seconds
+        Wall-clock seconds of the solve.
     """
 
     x: NDArray[np.float64]
@@ -62,28 +88,41 @@ class WeightDecayOptimum:
     objective: float
     fit: float
     penalty: float
-    dual_objective: float
+    lower_bound: float
     n_iter: int
+    converged: bool
+    seconds: float
     knots_mask: NDArray[np.bool_] = field(repr=False)
     history: tuple[float, ...] = field(default=(), repr=False)
 
     @property
-    def gap(self) -> float:
-        """Duality gap, a bound on ``objective - optimum`` (>= 0 up to rounding)."""
-        return max(self.objective - self.dual_objective, 0.0)
-
-    @property
-    def relative_gap(self) -> float:
-        """``gap / objective``."""
-        return self.gap / max(abs(self.objective), 1e-300)
+    def dual_objective(self) -> float:
+        """Deprecated alias of :attr:`lower_bound` (the dual value of the certificate)."""
+        warnings.warn(
+            "WeightDecayOptimum.dual_objective is deprecated; use `lower_bound` (the "
+            "package result protocol). It will be removed in the next release.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.lower_bound
 
     @property
     def n_knots(self) -> int:
         """Number of interior data points where the optimum bends (nonzero slope change)."""
         return int(np.count_nonzero(self.knots_mask))
 
+    def predict(self, X: ArrayLike) -> NDArray[np.float64]:
+        """The optimum at inputs ``X`` of shape (M,) or (M, 1); returns (M, T)."""
+        arr = check_inputs(X, "X")
+        if arr.shape[1] != 1:
+            raise ValueError(
+                f"Parameter `X` should be univariate, shape (M,) or (M, 1). Found {arr.shape}."
+            )
+        return self.interpolant(arr[:, 0])
+
     def __call__(self, x_new: ArrayLike) -> NDArray[np.float64]:
-        return self.interpolant(x_new)
+        """Same as :meth:`predict`."""
+        return self.predict(x_new)
 
     def to_network(
         self, width: int | None = None, *, dtype: torch.dtype = torch.float64
@@ -132,11 +171,15 @@ def weight_decay_optimum(
     tol: float = 1e-12,
     max_iter: int = 500,
 ) -> WeightDecayOptimum:
-    """Exact global minimiser of ``(1/N) sum ||y_i - f(x_i)||^2 + lam * VV`` in 1-D.
+    """Exact global minimiser of the weight-decay objective in 1-D.
 
-    Over networks of any width with a free skip connection (see the module
-    docstring for why knots at the data points suffice). Solved by Newton's method
-    with a vanishing smoothing of the group norms and certified by a dual point.
+    Minimises the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty``
+    with penalty = VV (the weight decay of a balanced network) over univariate networks
+    of any width with a free skip connection (see the module docstring for why knots at
+    the data points suffice). Solved by Newton's method with a vanishing smoothing of
+    the group norms and certified by a dual point: ``lower_bound`` is its value and
+    ``converged`` says whether the measured relative duality gap reached ``tol``; a
+    ``ConvergenceWarning`` states the gap reached when it did not.
 
     Parameters
     ----------
@@ -152,17 +195,43 @@ def weight_decay_optimum(
     max_iter
         Budget of Newton steps over all smoothing levels.
 
+    Returns
+    -------
+    WeightDecayOptimum
+        The optimum, on the package result protocol (:mod:`mtlreg._result`).
+
     Example
     -------
     >>> opt = weight_decay_optimum([-1.5, -1.0, 0.0, 0.2, 2.0],
     ...                            [[0.7, 1], [-0.5, 0], [-0.5, 2], [0.5, 1], [0.2, 0]], 1e-3)
-    >>> opt.relative_gap < 1e-9, opt.n_knots
-    (True, 3)
+    >>> opt.relative_gap < 1e-9, opt.converged, opt.n_knots
+    (True, True, 3)
     """
+    t0 = time.perf_counter()
     xs, ys = check_univariate(x, Y)
     lam = check_number(lam, "lam", low=0.0)
     tol = check_number(tol, "tol", low=0.0)
     max_iter = check_int(max_iter, "max_iter", low=1)
+    res = _solve_scaled(xs, ys, lam, tol, max_iter)
+    # the bound is the dual value, or 0 (objective >= 0 always): never above the optimum
+    lower = max(res.lower_bound, 0.0)
+    res = replace(res, lower_bound=lower)
+    converged = bool(res.relative_gap <= tol)
+    if not converged:
+        warnings.warn(
+            f"weight_decay_optimum stopped after {res.n_iter} Newton steps at relative "
+            f"duality gap {res.relative_gap:.3g} (objective {res.objective:.6g}, lower bound "
+            f"{lower:.6g}), above tol={tol:.3g}; raise max_iter or loosen tol.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    return replace(res, converged=converged, seconds=time.perf_counter() - t0)
+
+
+def _solve_scaled(
+    xs: NDArray[np.float64], ys: NDArray[np.float64], lam: float, tol: float, max_iter: int
+) -> WeightDecayOptimum:
+    """Solve on validated data in a well-scaled space and map the result back."""
     # Solve in a well-scaled space (x / a, Y / c, lam / (a c), a and c powers of two)
     # and map back: f(x) = c g(x / a), fit * c^2, penalty * c / a (docs/theory.md §3).
     a, c = power_of_two_scale(xs), power_of_two_scale(ys)
@@ -177,7 +246,7 @@ def weight_decay_optimum(
     res = _solve(xs / a, ys / c, lam_s, tol, max_iter)
     c2 = c * c
     with np.errstate(over="ignore"):
-        objective, dual = res.objective * c2, res.dual_objective * c2
+        objective, dual = res.objective * c2, res.lower_bound * c2
         penalty = res.penalty * c / a
     if not (np.isfinite(objective) and np.isfinite(penalty)):
         raise ValueError(
@@ -195,7 +264,7 @@ def weight_decay_optimum(
         objective=objective,
         fit=res.fit * c2,
         penalty=penalty,
-        dual_objective=dual,
+        lower_bound=dual,
         history=tuple(h * c2 for h in res.history),
     )
 
@@ -232,8 +301,8 @@ def _solve(
         u = _dual_point(op @ z_p, eps)
         candidate = _finish(xs, ys, lam, z_p, op, u, n_iter + used, (), active)
         if candidate.objective <= result.objective:
-            dual = max(candidate.dual_objective, result.dual_objective)
-            return replace(candidate, dual_objective=dual, history=tuple(history))
+            dual = max(candidate.lower_bound, result.lower_bound)
+            return replace(candidate, lower_bound=dual, history=tuple(history))
     return result
 
 
@@ -399,8 +468,10 @@ def _finish(
         objective=objective,
         fit=fit,
         penalty=penalty,
-        dual_objective=dual,
+        lower_bound=dual,
         n_iter=n_iter,
+        converged=False,  # set by weight_decay_optimum from the measured gap
+        seconds=0.0,
         knots_mask=active,
         history=history,
     )
