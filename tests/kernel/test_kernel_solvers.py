@@ -6,6 +6,7 @@ import cvxpy as cp
 import numpy as np
 import pytest
 import scipy.sparse.linalg
+from sklearn.exceptions import ConvergenceWarning
 
 from mtlreg.kernel import (
     InducedKernel,
@@ -137,6 +138,9 @@ def test_exact_subproblem_matches_cvxpy(skip: bool, seed: int, lam: float) -> No
     assert sol.objective <= prob.value + 1e-9
     assert sol.objective == pytest.approx(prob.value, rel=1e-6)
     assert sol.objective == pytest.approx(exact_objective(kernel, X, y, lam, sol.v), rel=1e-13)
+    # the dual bound: below Clarabel's optimum, and tight at the solution
+    assert sol.lower_bound <= prob.value + 1e-9
+    assert -1e-12 <= sol.relative_gap <= 1e-9
     np.testing.assert_allclose(phi @ sol.v, phi @ v.value, atol=1e-4)
 
 
@@ -156,8 +160,14 @@ def test_exact_subproblem_with_a_private_neuron_matches_cvxpy() -> None:
     prob = cp.Problem(cp.Minimize(fit + lam * pen))
     prob.solve(solver=cp.CLARABEL, tol_gap_abs=1e-11, tol_gap_rel=1e-11, tol_feas=1e-11)
     assert sol.objective == pytest.approx(prob.value, rel=1e-6)
+    assert sol.lower_bound <= prob.value + 1e-9
+    assert -1e-12 <= sol.relative_gap <= 1e-9
     rkhs = rkhs_solve(kernel, X, y, lam)
     assert rkhs.v[0] == 0.0
+    # the network of the RKHS solution drops the neuron it does not use, and is balanced
+    net = rkhs.to_network()
+    assert net.width == int(np.count_nonzero(rkhs.v))
+    np.testing.assert_allclose(net.predict(X)[:, 0], rkhs.predict(X), atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -194,6 +204,69 @@ def test_surrogate_sandwich_holds_pointwise(seed: int) -> None:
         excess = surrogate_excess(kernel, v, lam)
         assert excess == pytest.approx(quad - exact, rel=1e-8, abs=1e-14)
         assert 0.0 <= excess <= gap_bound(kernel, v, lam) * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("skip", [True, False])
+@pytest.mark.parametrize("lam", [1e-1, 1e-4, 0.0])
+def test_rkhs_lower_bound_is_below_every_objective_and_tight(skip: bool, lam: float) -> None:
+    """The kernel-ridge dual value is below the objective of any output weights (and
+    affine part), and equals the closed form's objective up to rounding."""
+    kernel = _random_kernel(12, 3, 5, skip=skip, seed=4)
+    X, y = _data(15, 3, 4)
+    sol = rkhs_solve(kernel, X, y, lam)
+    assert sol.gap == sol.objective - sol.lower_bound
+    assert sol.objective == pytest.approx(sol.fit + lam * sol.penalty, rel=1e-14)
+    assert sol.penalty == pytest.approx(kernel.weights.sum() + sol.rkhs_norm_sq / 2, rel=1e-14)
+    scale = float(y @ y) / len(y)  # the objective of f = 0: where rounding lives
+    assert abs(sol.gap) <= 1e-12 * max(sol.objective, scale)
+    assert sol.converged and sol.n_iter == 0 and sol.seconds >= 0.0
+    obj = _rkhs_objective(kernel, X, y, lam) if lam > 0 else None
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        theta = np.r_[sol.v, sol.a, sol.intercept] + rng.standard_normal(12 + 4) * 0.1
+        if obj is not None:
+            value = obj(theta)
+        else:  # lam = 0: the fit alone
+            r = y - kernel.evaluate(X, theta[:12], theta[12:15], theta[15]) if skip else (
+                y - kernel.features(X) @ theta[:12])  # fmt: skip
+            value = float(r @ r) / len(y)
+        assert sol.lower_bound <= value + 1e-12 * scale
+
+
+@pytest.mark.parametrize("skip", [True, False])
+def test_exact_lower_bound_is_below_every_objective(skip: bool) -> None:
+    kernel = _random_kernel(10, 2, 3, skip=skip, seed=6)
+    X, y = _data(14, 2, 6)
+    lam = 3e-2
+    sol = exact_subproblem(kernel, X, y, lam)
+    assert sol.gap == sol.objective - sol.lower_bound
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        v = sol.v + rng.standard_normal(10) * rng.uniform(1e-3, 1.0)
+        assert sol.lower_bound <= exact_objective(kernel, X, y, lam, v) * (1 + 1e-12)
+
+
+def test_exact_subproblem_out_of_budget_warns_and_keeps_a_valid_bound() -> None:
+    """One Newton step with tol=0 does not meet the stopping rule: not converged, a
+    ConvergenceWarning with the gap, and a bound still below the optimum."""
+    kernel = _random_kernel(12, 3, 3, skip=True, seed=7)
+    X, y = _data(16, 3, 7)
+    lam = 1e-3
+    with pytest.warns(ConvergenceWarning, match=r"duality gap \S+"):
+        early = exact_subproblem(kernel, X, y, lam, tol=0.0, max_iter=1)
+    full = exact_subproblem(kernel, X, y, lam)
+    assert not early.converged and early.n_iter == 1
+    assert early.lower_bound <= full.objective * (1 + 1e-12)
+    assert early.objective - full.objective <= early.gap + 1e-12 * full.objective
+
+
+def test_iterations_is_a_deprecated_alias_of_n_iter() -> None:
+    kernel = _random_kernel(6, 2, 3, skip=True, seed=8)
+    X, y = _data(10, 2, 8)
+    sol = exact_subproblem(kernel, X, y, 1e-2)
+    with pytest.warns(DeprecationWarning, match="n_iter"):
+        iters = sol.iterations
+    assert iters == sol.n_iter >= 1
 
 
 def test_solvers_validate_input() -> None:

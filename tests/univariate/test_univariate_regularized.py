@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 import mtlreg
 from mtlreg import convex
@@ -139,6 +142,70 @@ def test_gradient_training_never_beats_the_certified_optimum() -> None:
     opt = weight_decay_optimum(x, Y, lam)
     res = mtlreg.train(x, Y, width=16, lam=lam, seed=0, method="continuation", max_steps=3000)
     assert res.objective >= opt.lower_bound * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_protocol_gap_is_unclipped_and_converged_is_measured(seed: int) -> None:
+    """gap = objective - lower_bound exactly (never clipped), the bound is the dual value
+    (>= 0, below the independent cvxpy optimum) and ``converged`` is the measured gap."""
+    x, Y = _data(seed + 20)
+    lam = 1e-2
+    opt = weight_decay_optimum(x, Y, lam, tol=1e-10)
+    ref = _cvxpy_optimum(x, Y, lam)
+    assert opt.gap == opt.objective - opt.lower_bound
+    assert 0.0 <= opt.lower_bound <= ref * (1 + 1e-9)
+    assert opt.converged == (opt.relative_gap <= 1e-10)
+    assert opt.converged and opt.seconds >= 0.0 and opt.n_iter > 0
+    # a tolerance below rounding: whatever is reported matches the measured gap
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        strict = weight_decay_optimum(x, Y, lam, tol=0.0)
+    assert strict.converged == (strict.relative_gap <= 0.0)
+
+
+def test_small_budget_is_not_converged_and_warns_with_the_gap() -> None:
+    """One Newton step does not reach the gap: converged is False, a ConvergenceWarning
+    states the gap, and the bound is still below the optimum."""
+    x, Y = _data(13)
+    lam = 1e-3
+    with pytest.warns(ConvergenceWarning, match=r"relative duality gap \S+"):
+        early = weight_decay_optimum(x, Y, lam, max_iter=1)
+    full = weight_decay_optimum(x, Y, lam)
+    assert not early.converged and early.n_iter == 1
+    assert early.relative_gap > 1e-12
+    assert early.lower_bound <= full.objective * (1 + 1e-12)
+    assert early.objective >= full.lower_bound * (1 - 1e-12)
+    assert early.objective - full.objective <= early.gap * (1 + 1e-9)
+
+
+@pytest.mark.parametrize(("x", "Y", "lam"), [([0.0, 1.0], [1.0, 3.0], 0.1),
+                                             ([0.0, 1.0, 2.0, 4.0], [1.0, 2.0, 3.0, 5.0], 0.1),
+                                             ([0.0, 1.0, 2.0], [0.0, 1.0, 0.0], 0.0)])  # fmt: skip
+def test_exact_cases_are_certified_at_zero(x: list[float], Y: list[float], lam: float) -> None:
+    """N = 2, affine labels, lam = 0: the optimum is the data itself (objective 0) and
+    the bound is 0, so the gap is 0 and the result is converged."""
+    opt = weight_decay_optimum(x, Y, lam)
+    assert opt.objective == 0.0 and opt.lower_bound == 0.0 and opt.gap == 0.0
+    assert opt.converged and opt.relative_gap == 0.0
+
+
+def test_predict_accepts_a_column_and_matches_the_interpolant() -> None:
+    x, Y = _data(14)
+    opt = weight_decay_optimum(x, Y, 1e-2)
+    grid = np.linspace(x[0] - 1, x[-1] + 1, 50)
+    np.testing.assert_array_equal(opt.predict(grid), opt.interpolant(grid))
+    np.testing.assert_array_equal(opt.predict(grid[:, None]), opt.predict(grid))
+    np.testing.assert_array_equal(opt(grid), opt.predict(grid))
+    assert opt.predict(grid).shape == (50, Y.shape[1])
+    with pytest.raises(ValueError, match="`X`"):
+        opt.predict(np.ones((3, 2)))
+
+
+def test_dual_objective_is_a_deprecated_alias_of_lower_bound() -> None:
+    opt = weight_decay_optimum(PAPER_X, PAPER_Y, 1e-2)
+    with pytest.warns(DeprecationWarning, match="lower_bound"):
+        value = opt.dual_objective
+    assert value == opt.lower_bound
 
 
 def test_bad_input() -> None:

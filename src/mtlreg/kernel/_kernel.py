@@ -113,7 +113,7 @@ class InducedKernel:
             net.v.copy_(torch.as_tensor(out))
             if net.A is not None and net.c is not None:
                 net.A.copy_(torch.as_tensor(np.asarray(a, dtype=np.float64)[None, :]))
-                net.c.copy_(torch.as_tensor([float(intercept)]))
+                net.c.copy_(torch.tensor([float(intercept)], dtype=torch.float64))
         return net.balance()
 
     def _inputs(self, X: ArrayLike, name: str) -> NDArray[np.float64]:
