@@ -87,7 +87,8 @@ class SolverContract:
         res = case.result
         net = res.to_network()
         pred = np.asarray(res.predict(case.X), dtype=float).reshape(len(case.X), -1)
-        assert np.allclose(net.predict(case.X), pred, atol=1e-8 * (1 + np.abs(pred).max()))
+        # float64 throughout: a parameter that went through float32 (~1e-8) is caught
+        assert np.allclose(net.predict(case.X), pred, atol=1e-9 * (1 + np.abs(pred).max()))
         with torch.no_grad():
             # a neuron with w = 0 is a constant (VV cost 0) and cannot be balanced
             wn, vn = net.w.norm(dim=1), net.v.norm(dim=1)
@@ -299,6 +300,10 @@ def test_the_contract_catches_a_wrong_result() -> None:
     with torch.no_grad():  # balanced, but another function
         assert shifted.c is not None
         shifted.c.add_(0.5)
+    rounded = good.to_network()
+    with torch.no_grad():  # the function up to a float32 round trip of its parameters
+        for param in rounded.parameters():
+            param.copy_(param.float().double())
 
     @dataclass(frozen=True)
     class Wrong:
@@ -329,6 +334,7 @@ def test_the_contract_catches_a_wrong_result() -> None:
         "below optimum": Wrong(0.5 * o, 0.5 * o - lam * p, p, lb, 0.5 * o - lb, 0.0),
         "unbalanced network": Wrong(o, f, p, lb, o - lb, rel, net=unbalanced),
         "network of another function": Wrong(o, f, p, lb, o - lb, rel, net=shifted),
+        "network through float32": Wrong(o, f, p, lb, o - lb, rel, net=rounded),
     }
     checks = {
         "protocol": contract.test_follows_the_protocol,
@@ -337,6 +343,7 @@ def test_the_contract_catches_a_wrong_result() -> None:
         "below optimum": contract.test_gap_bounds_the_distance_to_the_reference,
         "unbalanced network": contract.test_to_network_reproduces_predictions_balanced,
         "network of another function": contract.test_to_network_reproduces_predictions_balanced,
+        "network through float32": contract.test_to_network_reproduces_predictions_balanced,
     }
     for name, res in broken.items():
         case = Case(X, Y, lam, res, reference, ref_gap)
