@@ -23,7 +23,7 @@ import torch
 import mtlreg
 from mtlreg import convex
 from mtlreg import kernel as kernel_pkg
-from mtlreg._result import SolverResult, relative_gap
+from mtlreg._result import OBJECTIVE, SolverResult, relative_gap
 from mtlreg.tasks import aux_tasks
 
 
@@ -41,7 +41,11 @@ class Case:
 
 
 class SolverContract:
-    """Properties every solver result must have (inherit and implement ``make_case``)."""
+    """Properties every solver result must have (inherit and implement ``make_case``;
+    list the solver's public function and result class in ``documented``)."""
+
+    #: public objects whose docstrings must quote the package objective verbatim
+    documented: tuple[Any, ...] = ()
 
     def make_case(self) -> Case:  # pragma: no cover - implemented by subclasses
         raise NotImplementedError
@@ -52,6 +56,11 @@ class SolverContract:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return cls().make_case()
+
+    def test_docstrings_quote_the_objective(self) -> None:
+        assert self.documented, "name the solver's public function in `documented`"
+        for obj in self.documented:
+            assert OBJECTIVE in (obj.__doc__ or ""), f"{obj!r} does not quote {OBJECTIVE!r}"
 
     def test_follows_the_protocol(self, case: Case) -> None:
         res = case.result
@@ -120,6 +129,8 @@ def _certified(X: np.ndarray, Y: np.ndarray, lam: float, skip: bool) -> tuple[fl
 class TestTrainExact(SolverContract):
     """``train`` on 1-D data (the exact recipe) against the certified column generation."""
 
+    documented = (mtlreg.train, mtlreg.TrainResult)
+
     def make_case(self) -> Case:
         X, Y = _line(n_aux=1)
         lam = 1e-2
@@ -129,6 +140,8 @@ class TestTrainExact(SolverContract):
 
 class TestTrainContinuation(SolverContract):
     """``train``'s gradient recipe in 2-D (no bound) against the certified optimum."""
+
+    documented = (mtlreg.train, mtlreg.training.train_many)
 
     def make_case(self) -> Case:
         X, Y = _two_squares(n_aux=2)
@@ -142,6 +155,8 @@ class TestTrainContinuation(SolverContract):
 class TestTrainAdam(SolverContract):
     """The authors' recipe (plain Adam): a valid result, never below the optimum."""
 
+    documented = (mtlreg.train,)
+
     def make_case(self) -> Case:
         X, Y = _two_squares(n_aux=2)
         lam = 1e-2
@@ -154,6 +169,8 @@ class TestTrainAdam(SolverContract):
 class TestConvexPatterns(SolverContract):
     """The single-output pattern program against column generation (independent code)."""
 
+    documented = (convex.solve,)
+
     def make_case(self) -> Case:
         X, Y = _two_squares(n_aux=0)
         lam = 1e-3
@@ -163,6 +180,8 @@ class TestConvexPatterns(SolverContract):
 
 class TestConvexColumnGeneration(SolverContract):
     """Column generation with several outputs, in 1-D, against the exact 1-D optimum."""
+
+    documented = (convex.solve,)
 
     def make_case(self) -> Case:
         X, Y = _line(n=8, n_aux=2, seed=3)
@@ -174,6 +193,8 @@ class TestConvexColumnGeneration(SolverContract):
 
 class TestWeightDecayOptimum(SolverContract):
     """The exact 1-D optimum (Newton on the fitted values) against column generation."""
+
+    documented = (mtlreg.univariate.weight_decay_optimum, mtlreg.univariate.WeightDecayOptimum)
 
     def make_case(self) -> Case:
         X, Y = _line(n=9, n_aux=2, seed=4)
@@ -214,6 +235,8 @@ class TestRKHSSolve(SolverContract):
     alpha = (2/N) P (residual).
     """
 
+    documented = (kernel_pkg.rkhs_solve, kernel_pkg.RKHSSolution)
+
     def make_case(self) -> Case:
         kernel, X, y = _kernel_case(11, skip=True)
         lam, n = 1e-2, len(y)
@@ -242,6 +265,8 @@ class TestExactSubproblem(SolverContract):
     scaled into |phi_k . alpha| <= lam.
     """
 
+    documented = (kernel_pkg.exact_subproblem, kernel_pkg.SubproblemSolution)
+
     def make_case(self) -> Case:
         import cvxpy as cp
 
@@ -265,6 +290,8 @@ class TestExactSubproblem(SolverContract):
 
 class TestGroupLasso(SolverContract):
     """The group lasso over a fixed dictionary against scikit-learn's MultiTaskLasso."""
+
+    documented = (convex.group_lasso,)
 
     def make_case(self) -> Case:
         from sklearn.linear_model import MultiTaskLasso
@@ -353,6 +380,17 @@ def test_the_contract_catches_a_wrong_result() -> None:
     case = Case(X, Y, lam, good, reference, ref_gap)
     for check in checks.values():
         check(case)
+
+    def undocumented() -> None:
+        """Minimises (1/N) sum ||y - f||^2 + lam * WD (not the package's wording)."""
+
+    class Undocumented(SolverContract):
+        documented = (undocumented,)
+
+    with pytest.raises(AssertionError):
+        Undocumented().test_docstrings_quote_the_objective()
+    with pytest.raises(AssertionError):
+        SolverContract().test_docstrings_quote_the_objective()  # nothing named
 
 
 def test_the_contract_catches_a_clipped_weight_decay_optimum() -> None:
