@@ -9,6 +9,9 @@ fit + lam * penalty`` of the returned function, a ``lower_bound`` on the optimum
 the problem it solved (``nan`` where the method has none), ``gap = objective -
 lower_bound`` (never clipped, ``nan`` without a bound), ``relative_gap``,
 ``n_iter``, ``converged``, ``seconds``, ``predict(X)`` and ``to_network()``.
+Results that are measurements rather than minimisers of such a problem (e.g.
+``mtlreg.kernel.KernelDiagnostics``, ``mtlreg.kernel.InducedKernel``) say so in their
+docstring and are not on the protocol.
 """
 
 from __future__ import annotations

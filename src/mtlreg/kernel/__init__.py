@@ -19,6 +19,15 @@ True
 >>> diag = kernel_diagnostics(net, X, Y, 1e-3, X, task=0)
 >>> diag.bound_holds
 True
+
+Both solvers return results on the package result protocol (``mtlreg._result``),
+certified by their dual problems:
+
+>>> from mtlreg.kernel import exact_subproblem, rkhs_solve
+>>> ridge = rkhs_solve(K, X, Y[:, 0], 1e-3)
+>>> exact = exact_subproblem(K, X, Y[:, 0], 1e-3)
+>>> ridge.converged, exact.converged, abs(exact.relative_gap) < 1e-9
+(True, True, True)
 """
 
 from mtlreg.kernel._arccos import arccos_kernel
