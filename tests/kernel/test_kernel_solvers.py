@@ -246,6 +246,18 @@ def test_exact_lower_bound_is_below_every_objective(skip: bool) -> None:
         assert sol.lower_bound <= exact_objective(kernel, X, y, lam, v) * (1 + 1e-12)
 
 
+@pytest.mark.parametrize("lam", [1e-9, 1e-12])
+def test_exact_lower_bound_is_tight_for_tiny_lam(lam: float) -> None:
+    """More samples than neurons, no skip, tiny lam: the bound stays tight (the residual
+    alone, orthogonal to the features only to rounding times their conditioning, gave
+    a gap of 92 % of the objective at lam = 1e-12)."""
+    kernel = _random_kernel(12, 3, 5, skip=False, seed=1)
+    X, y = _data(15, 3, 1)
+    sol = exact_subproblem(kernel, X, y, lam)
+    assert sol.converged
+    assert abs(sol.relative_gap) <= 1e-9
+
+
 def test_exact_subproblem_out_of_budget_warns_and_keeps_a_valid_bound() -> None:
     """One Newton step with tol=0 does not meet the stopping rule: not converged, a
     ConvergenceWarning with the gap, and a bound still below the optimum."""

@@ -19,8 +19,9 @@ orthogonal to the affine part (span[X, 1] with a skip connection) and |g_k| <= l
 
 is a lower bound on the optimum (the conjugate of sqrt(v^2 + c^2) is
 -c sqrt(1 - s^2) on |s| <= 1). The residual of the returned function times 2/N,
-projected onto the affine part's complement and scaled into |g_k| <= lam, is dual
-optimal at the optimum; its value is the result's ``lower_bound``.
+projected onto the affine part's complement (and moved to the g the optimality
+condition gives, see ``_lower_bound``) and scaled into |g_k| <= lam, is dual optimal
+at the optimum; its value is the result's ``lower_bound``.
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ def exact_subproblem(
     penalty = float(np.hypot(v, c).sum())
     objective = fit + lam * penalty
     proj = AffineProjection.of(x, kernel.skip)
-    lower = _dual_value(proj.project(resid) * (2.0 / n), yv, phi, c, lam)
+    lower = _lower_bound(proj.project(resid) * (2.0 / n), yv, phi, phi_p, v, c, lam)
     if not ok:
         warnings.warn(
             f"exact_subproblem ({method}) stopped after {iters} iterations without meeting "
@@ -221,6 +222,30 @@ def exact_subproblem(
         converged=ok,
         seconds=time.perf_counter() - t0,
     )
+
+
+def _lower_bound(
+    alpha: NDArray[np.float64],
+    y: NDArray[np.float64],
+    phi: NDArray[np.float64],
+    phi_p: NDArray[np.float64],
+    v: NDArray[np.float64],
+    c: NDArray[np.float64],
+    lam: float,
+) -> float:
+    """The better of two dual points: the residual's ``alpha`` and ``alpha`` moved by
+    a least-norm step in range(P Phi) to g_k = lam v_k / sqrt(v_k^2 + c_k^2), the value
+    the optimality condition gives (the residual alone is orthogonal to the features
+    only to rounding times their condition number, which is not enough when lam is tiny).
+    Both stay orthogonal to the affine part; ``phi_p`` is P Phi.
+    """
+    g = phi.T @ alpha
+    h = np.hypot(v, c)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        target = np.where(h > 0, lam * v / np.where(h > 0, h, 1.0), np.clip(g, -lam, lam))
+    step = np.linalg.lstsq(phi_p.T, g - target, rcond=None)[0] if phi_p.size else 0.0
+    moved = alpha - step
+    return max(_dual_value(alpha, y, phi, c, lam), _dual_value(moved, y, phi, c, lam))
 
 
 def _dual_value(
