@@ -48,6 +48,9 @@ class ConnectTheDots:
     linearly outside [x_1, x_N] with the end slopes. Call it on new inputs:
     ``f(x_new)`` returns shape (M, T).
 
+    A function, not a solver result: the same interpolant on the package result
+    protocol (objective, bound, ``to_network``) is ``weight_decay_optimum(x, Y, 0.0)``.
+
     Attributes
     ----------
     x, Y
