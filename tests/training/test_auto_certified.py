@@ -57,6 +57,10 @@ def test_auto_is_the_certified_optimum_on_two_squares(n_tasks: int) -> None:
     assert auto.lower_bound == pytest.approx(cert.lower_bound, rel=1e-9)
     assert auto.net.width == 32
     _protocol(auto, LAM)
+    # the compacted optimum fits exactly its own neuron count
+    assert auto.config["neurons"] <= auto.config["solver_neurons"]
+    tight = train(SQ_X, Y, width=auto.config["neurons"], lam=LAM, skip=False)
+    assert tight.config["solver"] == "certified-cg" and tight.objective == auto.objective
     # the returned network is the optimum of the problem itself, not of a rescaled one
     ref = solve(SQ_X, Y, LAM, method="cg", tol=1e-9)
     assert auto.objective <= ref.objective * (1 + 1e-6)
@@ -187,6 +191,19 @@ def test_compact_merges_neurons_without_changing_the_data_fit() -> None:
     np.testing.assert_allclose(small.predict(X), sol.predict(X), atol=1e-9)
     assert np.allclose(np.linalg.norm(small.weights, axis=1), 1.0)
     assert np.linalg.norm(small.V, axis=1).sum() <= np.linalg.norm(sol.V, axis=1).sum() + 1e-12
-    # a merged neuron is a new function off the data, but the problem sees only the data
-    res = train(X, y, width=small.n_neurons, lam=1e-3, skip=True, method="certified", tol=1e-6)
-    assert res.converged and res.objective <= sol.objective * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-150])
+def test_auto_and_certified_are_scale_equivariant(scale: float) -> None:
+    """(s X, Y, s lam) is the problem (X, Y, lam) with the first layer scaled by 1/s: the
+    certified answer has the same objective and bound (each certified to 1e-7, so they
+    agree to about that) and the same fitted values (unique at the optimum)."""
+    Y = _squares(3)
+    ref = train(SQ_X, Y, width=32, lam=LAM, skip=False)
+    for method in ("auto", "certified"):
+        res = train(SQ_X * scale, Y, width=32, lam=LAM * scale, skip=False, method=method)
+        assert res.config["solver"] == "certified-cg" and res.converged
+        assert res.objective == pytest.approx(ref.objective, rel=2e-7)
+        assert res.lower_bound <= ref.objective * (1 + 1e-12)
+        assert ref.lower_bound <= res.objective * (1 + 1e-12)
+        np.testing.assert_allclose(res.predict(SQ_X * scale), ref.predict(SQ_X), atol=1e-3)

@@ -238,21 +238,22 @@ class AutoRecipe(Recipe):
         if not auto_certified_applies(p):
             return None, None
         try:
-            sol = solve_certified(p, options, max_seconds=self.max_seconds)
+            solved = solve_certified(p, options, max_seconds=self.max_seconds)
+            res = certified_result(p, solved, options, self.name, time.perf_counter() - t0)
         except _SOLVER_ERRORS as exc:
             info = {"solver": "certified-cg", "reason": f"error: {exc}"}
             return None, _Attempt(math.nan, None, info, time.perf_counter() - t0)
-        res = certified_result(p, sol, options, self.name, time.perf_counter() - t0)
         if res is not None and res.converged:
             return res, None
-        lower = sol.lower_bound if sol.exact else math.nan
+        sol = solved.solution
+        lower = solved.lower_bound if sol.exact else math.nan
         info = {
             "solver": "certified-cg",
             "reason": "width" if res is None else "budget",
             "converged": bool(sol.converged),
             "relative_gap": float(sol.relative_gap),
             "lower_bound": lower,
-            "solver_neurons": int(sol.n_neurons),
+            "solver_neurons": int(sol.n_neurons),  # before compaction, without the constant
             "seconds": float(sol.seconds),
         }
         return None, _Attempt(lower, res, info, time.perf_counter() - t0)
@@ -304,17 +305,25 @@ def _max_bound(a: float, b: float) -> float:
 
 
 def _residual_bound(p: Checked, r: TrainResult) -> float:
-    """The dual bound from ``r``'s residual (exact oracle only; else ``nan``)."""
+    """The dual bound from ``r``'s residual (exact oracle only; else ``nan``).
+
+    Computed at unit input spread and label size (:class:`Scaling`, an exact symmetry),
+    like the certified solve, and mapped back.
+    """
     from mtlreg.convex import dual_lower_bound
 
     n_tasks = p.y.shape[1]
     mean = p.task_reduction == "mean"
-    lam = p.lam * n_tasks if mean else p.lam  # "mean" is the "sum" problem at lam T, / T
+    scaling = Scaling.fit(p.x, p.y, skip=p.skip)
+    xs, ys = scaling.forward(p.x, p.y)
+    lam = p.lam * scaling.lam_factor
+    lam = lam * n_tasks if mean else lam  # "mean" is the "sum" problem at lam T, / T
     try:
-        fitted = r.net.double().predict(p.x)
-        bound, exact = dual_lower_bound(p.x, p.y, fitted, lam, skip=p.skip)
+        fitted = r.net.double().predict(p.x) / scaling.sy
+        bound, exact = dual_lower_bound(xs, ys, fitted, lam, skip=p.skip)
     except _SOLVER_ERRORS:
         return math.nan
     if not exact or not math.isfinite(bound):
         return math.nan
+    bound *= scaling.objective_factor
     return bound / n_tasks if mean else bound
