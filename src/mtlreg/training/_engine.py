@@ -13,9 +13,13 @@ each alone (to floating-point rounding).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch import Tensor
 
 from mtlreg.model import ShallowReLUNet
@@ -114,8 +118,11 @@ def objective(
     return fit + lam * wd, fit, wd
 
 
-def gradients(state: BatchState, X: Tensor, Y: Tensor, lam: Tensor, fit_scale: Tensor) -> None:
-    """Write d(fit + lam WD)/d(params) into ``state.grads`` (masked)."""
+def fit_gradients(state: BatchState, X: Tensor, Y: Tensor, fit_scale: Tensor) -> list[Tensor]:
+    """d(fit)/d(params) as ``[gW, gV, gb, gA, gc]``, each (B, n) contiguous (unmasked).
+
+    Listed in the order of the flat buffer; the weight decay is not included.
+    """
     Z = torch.baddbmm(state.b[:, None, :], X, state.W.transpose(1, 2))
     H = Z.clamp_min(0.0)
     F = torch.baddbmm(state.c[:, None, :], X, state.A.transpose(1, 2))
@@ -126,8 +133,12 @@ def gradients(state: BatchState, X: Tensor, Y: Tensor, lam: Tensor, fit_scale: T
     gW = torch.bmm(gH.transpose(1, 2), X)
     gA = torch.bmm(R.transpose(1, 2), X)
     B = Z.shape[0]
-    parts = [gW.view(B, -1), gV.view(B, -1), gH.sum(dim=1), gA.view(B, -1), R.sum(dim=1)]
-    torch.cat(parts, dim=1, out=state.grad)  # contiguous products, one copy into the buffer
+    return [gW.view(B, -1), gV.view(B, -1), gH.sum(dim=1), gA.view(B, -1), R.sum(dim=1)]
+
+
+def gradients(state: BatchState, X: Tensor, Y: Tensor, lam: Tensor, fit_scale: Tensor) -> None:
+    """Write d(fit + lam WD)/d(params) into ``state.grads`` (masked)."""
+    torch.cat(fit_gradients(state, X, Y, fit_scale), dim=1, out=state.grad)
     n = state.n_decay
     state.grad[:, :n].addcmul_(state.flat[:, :n], lam[:, None])
     if state.masked:
@@ -147,20 +158,133 @@ def adam_step(
     """One Adam step (PyTorch's update rule) for every network; ``lr`` has shape (B,).
 
     The only Adam update of the package: every recipe of :mod:`mtlreg.training`
-    steps through it.
+    steps through it. On the CPU (float32 or float64) the weight decay, the mask and
+    the Adam update are one compiled pass over the parameters (:func:`_fused_update`)
+    that reads the fit gradients where the matrix products left them; elsewhere the
+    same arithmetic runs as PyTorch operations on the flat buffer. Either way every
+    entry is updated on its own, so a network's trajectory does not depend on its
+    batch mates.
     """
-    gradients(state, X, Y, lam, fit_scale)
     state.step += 1
     b1, b2 = betas
     bc1 = 1.0 - b1**state.step
     bc2_sqrt = math.sqrt(1.0 - b2**state.step)
+    tiny = torch.finfo(state.flat.dtype).tiny
+    kernel = _kernel() if _fusable(state.flat) else None
+    if kernel is not None:
+        pieces = fit_gradients(state, X, Y, fit_scale)
+        consts = np.array(
+            [1.0 - b1, b2, 1.0 - b2, bc2_sqrt, eps, tiny, -1.0 / bc1],
+            dtype=np.float32 if state.flat.dtype == torch.float32 else np.float64,
+        )
+        kernel(
+            state.flat.numpy(),
+            state.m.numpy(),
+            state.s.numpy(),
+            state.mask.numpy(),
+            *(p.numpy() for p in pieces),
+            lam.contiguous().numpy(),
+            lr.contiguous().numpy(),
+            consts,
+            state.n_decay,
+            state.masked,
+        )
+        return
+    gradients(state, X, Y, lam, fit_scale)
     g, m, s = state.grad, state.m, state.s
     m.lerp_(g, 1.0 - b1)
     s.mul_(b2).addcmul_(g, g, value=1.0 - b2)
     # moments below the smallest normal number (their square roots are far below eps,
     # so the update is the same) would make sqrt crawl through subnormal arithmetic
-    denom = s.clamp_min(torch.finfo(s.dtype).tiny).sqrt_().div_(bc2_sqrt).add_(eps)
+    denom = s.clamp_min(tiny).sqrt_().div_(bc2_sqrt).add_(eps)
     state.flat.addcdiv_(m * (lr / -bc1)[:, None], denom)
+
+
+def _fusable(flat: Tensor) -> bool:
+    return flat.device.type == "cpu" and flat.dtype in (torch.float32, torch.float64)
+
+
+def _fused_update(
+    flat: NDArray[np.floating[Any]],
+    m: NDArray[np.floating[Any]],
+    s: NDArray[np.floating[Any]],
+    mask: NDArray[np.floating[Any]],
+    gW: NDArray[np.floating[Any]],
+    gV: NDArray[np.floating[Any]],
+    gb: NDArray[np.floating[Any]],
+    gA: NDArray[np.floating[Any]],
+    gc: NDArray[np.floating[Any]],
+    lam: NDArray[np.floating[Any]],
+    lr: NDArray[np.floating[Any]],
+    consts: NDArray[np.floating[Any]],
+    n_decay: int,
+    masked: bool,
+) -> None:  # pragma: no cover - compiled by numba
+    """Weight decay + mask + Adam, one pass over (B, P) buffers, in place.
+
+    ``consts`` = (1 - b1, b2, 1 - b2, sqrt(1 - b2^t), eps, tiny, -1 / (1 - b1^t)) in
+    the buffers' dtype, so float32 buffers are updated in float32 arithmetic. The
+    fit gradient of the flat layout ``[W, V, b, A, c]`` is read from the five pieces
+    where the matrix products left it (no copy into one buffer).
+    """
+    zero = consts[0] - consts[0]
+    for i in range(flat.shape[0]):
+        step = lr[i] * consts[6]
+        off = 0
+        for piece in (gW, gV, gb, gA, gc):
+            end = off + piece.shape[1]
+            decay = lam[i] if off < n_decay else zero
+            _segment(flat[i, off:end], m[i, off:end], s[i, off:end], piece[i],
+                     mask[i, off:end], decay, masked, consts, step)  # fmt: skip
+            off = end
+
+
+def _segment(
+    w: NDArray[np.floating[Any]],
+    m: NDArray[np.floating[Any]],
+    s: NDArray[np.floating[Any]],
+    g: NDArray[np.floating[Any]],
+    mask: NDArray[np.floating[Any]],
+    decay: float,
+    masked: bool,
+    consts: NDArray[np.floating[Any]],
+    step: float,
+) -> None:  # pragma: no cover - compiled by numba
+    """The update of one contiguous run of parameters (a loop the compiler vectorises).
+
+    Moments below the smallest normal number (``consts[5]``; their square roots are far
+    below eps, so the update is the same) would make sqrt crawl through subnormal
+    arithmetic, hence the clamp.
+    """
+    one_m_b1, b2, one_m_b2, bc2_sqrt, eps, tiny = (
+        consts[0], consts[1], consts[2], consts[3], consts[4], consts[5]
+    )  # fmt: skip
+    for j in range(w.shape[0]):
+        gj = g[j] + decay * w[j]
+        if masked:
+            gj = gj * mask[j]
+        mj = m[j] + one_m_b1 * (gj - m[j])
+        sj = s[j] * b2 + one_m_b2 * gj * gj
+        m[j] = mj
+        s[j] = sj
+        w[j] = w[j] + (mj * step) / (np.sqrt(max(sj, tiny)) / bc2_sqrt + eps)
+
+
+_KERNEL: list[Callable[..., None]] = []
+
+
+def _kernel() -> Callable[..., None] | None:
+    """:func:`_fused_update` compiled by numba (cached on disk); ``None`` without numba."""
+    if not _KERNEL:
+        try:
+            import numba
+        except ImportError:  # pragma: no cover - numba is a dependency
+            return None
+        global _segment  # compiled in place: the kernel calls it by its global name
+        plain = getattr(_segment, "py_func", _segment)
+        _segment = numba.njit(inline="always", error_model="numpy")(plain)
+        _KERNEL.append(numba.njit(cache=True, nogil=True, error_model="numpy")(_fused_update))
+    return _KERNEL[0]
 
 
 def stack(
