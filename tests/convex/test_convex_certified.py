@@ -11,6 +11,7 @@ import torch
 from mtlreg import ShallowReLUNet
 from mtlreg._result import SolverResult
 from mtlreg.convex import (
+    EXACT_DIMS,
     CertifiedSolution,
     certificate,
     dual_lower_bound,
@@ -301,16 +302,20 @@ def test_network_objective_reads_the_column_of_its_task() -> None:
 
 
 def test_higher_dimension_is_sampled_not_certified() -> None:
+    # d = 3 is exact (tests/convex/test_convex_oracle3d.py); d = 4 is the first sampled one
+    assert max(EXACT_DIMS) == 3
     rng = np.random.default_rng(12)
-    x = rng.standard_normal((7, 3))
+    x = rng.standard_normal((7, 4))
     Y = rng.standard_normal((7, 2))
     res = solve(x, Y, 1e-1, max_seconds=5.0, seed=0)
     assert not res.exact
     assert not res.converged
     with pytest.raises(ValueError, match=r"Parameter `X`.*exact"):
         solve(x, Y, 1e-1, require_exact=True)
-    cert = certificate(_random_net(3, 2, 4, 0), x, Y, 1e-1, bound="residual", seed=0)
+    cert = certificate(_random_net(4, 2, 4, 0), x, Y, 1e-1, bound="residual", seed=0)
     assert not cert.exact
+    _, exact = dual_lower_bound(x, Y, np.zeros_like(Y), 1e-1, seed=0)
+    assert not exact
 
 
 @pytest.mark.parametrize(

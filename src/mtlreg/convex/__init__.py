@@ -6,7 +6,7 @@ balance ``sum_k ||w_k|| ||v_k||`` (biases free, the skip connection free when ``
 
 - :func:`solve`: the global optimum for any number of outputs, with a certified
   lower bound. ``method="cg"``: column generation over the continuous set of ReLU
-  atoms with the exact dual oracle (:func:`dual_norm`; exact for d <= 2, sampled and
+  atoms with the exact dual oracle (:func:`dual_norm`; exact for d <= 3, sampled and
   flagged ``exact=False`` above). ``method="patterns"``: the Pilanci–Ergen program
   over all activation patterns (one output; :func:`enumerate_patterns`).
 - :func:`certificate`: a network's objective, a lower bound on the global optimum,

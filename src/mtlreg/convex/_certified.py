@@ -11,7 +11,7 @@ coefficients ``V_k`` in R^T and penalty ``lam sum_k ||V_k||``. Its dual is
     max  <Z, Y> - (N/4) ||Z||_F^2   s.t.  Lambda(Z) <= lam,  Z orthogonal to the free part,
 
 so any residual gives a lower bound (:func:`dual_lower_bound`) once the oracle
-``Lambda`` (:mod:`mtlreg.convex._oracle`) is exact, i.e. for d <= 2.
+``Lambda`` (:mod:`mtlreg.convex._oracle`) is exact, i.e. for d <= 3.
 :func:`solve_certified` is column generation on this pair: add the oracle's atom,
 solve the finite group lasso over the active atoms by block coordinate descent, let
 the active neurons slide (L-BFGS on their directions and coefficients with their
@@ -184,7 +184,7 @@ def dual_lower_bound(
     decay at balance, biases and skip free) is at least ``<Z, Y> - (N/4)||Z||_F^2`` for
     every ``Z`` orthogonal to the free part with ``Lambda(Z) <= lam``. We take ``Z`` the
     best feasible multiple of ``(2/N) P (Y - predictions)``. Returns ``(bound, exact)``:
-    ``exact`` is True when Lambda was computed exactly (d <= 2); otherwise the bound is
+    ``exact`` is True when Lambda was computed exactly (d <= 3); otherwise the bound is
     only *sampled* (not certified).
     """
     x = check_inputs(X, "X")
@@ -510,8 +510,9 @@ def solve_certified(
     exact = d in EXACT_DIMS
     if require_exact and not exact:
         raise ValueError(
-            f"Parameter `X` should have 1 or 2 columns for an exact certificate (the dual "
-            f"oracle is exact only for d in {EXACT_DIMS}). Found d={d}; pass "
+            f"Parameter `X` should have at most {max(EXACT_DIMS)} columns for an exact "
+            f"certificate (the dual oracle is exact only for d in {EXACT_DIMS}). Found "
+            f"d={d}; pass "
             "require_exact=False for a sampled, not certified, bound."
         )
     rng = _rng(seed)
