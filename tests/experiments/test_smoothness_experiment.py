@@ -143,6 +143,12 @@ def test_run_writes_tidy_csv_metrics_and_figure_and_resumes(tmp_path: Path) -> N
     single = df[df["series"] == "single"]
     assert single["certified"].all() and (single["relative_gap"] <= sm.CERTIFIED_GAP).all()
     assert not df.loc[df["series"] != "single", "certified"].any()  # gradient recipes
+    # the authors' single-task point has the problem of the certified point at its lam
+    auth0 = df[(df["series"] == "authors") & (df["n_aux"] == 0)].iloc[0]
+    ref = single[np.isclose(single["lam"], auth0["lam"])]["objective"].iloc[0]
+    assert auth0["gap_to_certified"] == pytest.approx((auth0["objective"] - ref) / ref)
+    assert auth0["gap_to_certified"] >= -sm.CERTIFIED_GAP
+    assert df.loc[df["series"] == "multi", "gap_to_certified"].isna().all()  # none solved
     trained = df[df["series"] != "single"]
     assert trained["rel_change"].notna().all()
     assert (trained["converged"] == (trained["rel_change"] < sm.CONVERGED_DECREASE)).all()
@@ -161,6 +167,44 @@ def test_run_writes_tidy_csv_metrics_and_figure_and_resumes(tmp_path: Path) -> N
     assert again["computed"] == 0 and again["missing"] == 0
     assert len(load_results(tmp_path)) == len(plan)
     pd.testing.assert_frame_equal(df, pd.read_csv(tmp_path / "smoothness_frontier.csv"))
+
+
+def test_certified_solver_gives_certified_multi_task_points(tmp_path: Path) -> None:
+    """``--solver certified``: multi-task points in d = 2 are certified optima (re-checked
+    on the stored network), and every trained point is measured against the certified
+    optimum of its own problem (never below it)."""
+    metrics = sm.run(tmp_path, solver="certified", **TINY)
+    df = pd.read_csv(tmp_path / "smoothness_frontier.csv")
+    assert list(df.columns) == list(sm.COLUMNS)
+    multi = df[df["series"] == "multi"]
+    assert set(multi["method"]) == {"certified"} and set(multi["convention"]) == {"sum", "mean"}
+    assert multi["certified"].all() and (multi["relative_gap"] <= sm.CERTIFIED_GAP).all()
+    assert multi["rel_change"].isna().all() and multi["gap_to_certified"].isna().all()
+    trained = df[df["method"].isin(["continuation", "adam"])]
+    assert len(trained) == 2 and not trained["certified"].any()
+    # the authors' points have the problems of a certified point (same data, lam, convention)
+    gaps = trained["gap_to_certified"].to_numpy(float)
+    assert np.isfinite(gaps).all() and (gaps >= -sm.CERTIFIED_GAP).all()
+    best = multi[multi["convention"] == "mean"]["objective"].iloc[0]
+    auth = trained[trained["n_aux"] == 2].iloc[0]
+    assert auth["gap_to_certified"] == pytest.approx((auth["objective"] - best) / best)
+    assert metrics["certified"]["multi_certified"] == len(multi) == 2
+    assert metrics["networks"]["trained"] == 2
+    assert metrics["networks"]["certified"] == len(multi) + 3
+    assert metrics["gap_to_certified"]["measured_points"] == 2
+    # the default solver: the same study with trained multi-task points, a separate store
+    other = tmp_path / "trained"
+    sm.run(other, **TINY)
+    plain = pd.read_csv(other / "smoothness_frontier.csv")
+    assert set(plain.loc[plain["series"] == "multi", "method"]) == {"continuation"}
+    assert not plain.loc[plain["series"] == "multi", "certified"].any()
+    # certified optima are never worse than the trained networks of the same problems
+    for conv in ("sum", "mean"):
+        opt = multi.loc[multi["convention"] == conv, "objective"].iloc[0]
+        net = plain[(plain["series"] == "multi") & (plain["convention"] == conv)]
+        assert net["objective"].iloc[0] >= opt * (1 - sm.CERTIFIED_GAP)
+    with pytest.raises(ValueError, match="solver"):
+        sm.run(tmp_path / "bad", solver="exact", **TINY)
 
 
 def test_single_series_grid_works(tmp_path: Path) -> None:

@@ -12,12 +12,21 @@ Three series on the axes (task-1 train error, task-1 average input-gradient norm
 - ``multi``: task 1 trained with ``n_aux`` Gaussian N(0, s^2) auxiliary tasks at one
   lam, under both conventions: ``sum`` over tasks (the package objective
   ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty``) and ``mean`` (the authors' code:
-  the fit also divided by T, which equals ``sum`` at ``T * lam``). Gradient recipe,
-  so *not certified* (marked in the CSV and the figure).
+  the fit also divided by T, which equals ``sum`` at ``T * lam``). By default the
+  gradient recipe, so *not certified* (marked in the CSV and the figure). With
+  ``solver="certified"`` (``--solver certified``) the multi-task points in d = 2 are
+  the certified global optima of their problems (the sweep's ``method: certified``,
+  :func:`mtlreg.convex.solve` by column generation), each re-certified on the stored
+  network from its own residual.
 - ``authors``: the authors' recipe, plain Adam at a fixed learning rate (1e-3) from
   PyTorch's default initialisation, mean convention, ``method="adam"``, with and
   without auxiliary tasks: the implicit bias of early-stopped Adam, shown apart from
   the optimum.
+
+Every trained point in d = 2 whose problem has a certified optimum in the study (the
+authors' single-task point: the ``single`` point at the same lam; with
+``solver="certified"``: every trained point, solved here if the study has no such
+point) reports ``gap_to_certified``, its relative objective gap to that optimum.
 
 Each multi-task or authors point is compared with the frontier of its own data set at
 matched train error (:mod:`mtlreg.experiments._frontier`): negative signed distance
@@ -55,7 +64,13 @@ from numpy.typing import NDArray
 from mtlreg._io import atomic_write_text, prepare_out, write_json
 from mtlreg._result import relative_gap
 from mtlreg._validation import check_choice, check_int, check_number
-from mtlreg.experiments._frontier_report import CONVENTIONS, plot, summarize, with_frontier
+from mtlreg.experiments._frontier_report import (
+    CONVENTIONS,
+    TRAINED,
+    plot,
+    summarize,
+    with_frontier,
+)
 from mtlreg.metrics import gradient_norm
 from mtlreg.model import ShallowReLUNet
 from mtlreg.sweep import (
@@ -75,13 +90,18 @@ HELP = "Poster Fig. 2: the fit-smoothness frontier of task 1 with random auxilia
 
 TARGETS: tuple[str, ...] = ("bumps", "ridge")
 SERIES: tuple[str, ...] = ("single", "multi", "authors")
-#: A d = 2 single-task point counts as certified when its relative gap is at most this.
+#: A point counts as certified when its relative gap is at most this.
 CERTIFIED_GAP = 1e-5
+#: Input dimensions with certified points: the single-task lam path (``certify``) and,
+#: with ``solver="certified"``, the multi-task points.
+CERTIFIED_DIMS: tuple[int, ...] = (2,)
+#: Solvers of the multi-task points in :data:`CERTIFIED_DIMS` (``--solver``).
+SOLVERS: tuple[str, ...] = ("continuation", "certified")
 COLUMNS: tuple[str, ...] = (
     "series", "method", "certified", "d", "n", "seed", "n_aux", "aux_scale", "convention",
     "lam", "lam_sum_equivalent", "train_mse", "test_mse", "avg_grad_norm", "max_grad_norm",
-    "truth_avg_grad_norm", "objective", "fit", "penalty", "relative_gap", "rel_change",
-    "converged",
+    "truth_avg_grad_norm", "objective", "fit", "penalty", "relative_gap", "gap_to_certified",
+    "rel_change", "converged",
     "frontier_grad", "frontier_distance", "steps", "seconds", "run_id",
 )  # fmt: skip
 
@@ -89,9 +109,11 @@ COLUMNS: tuple[str, ...] = (
 #: Meaning and units of every column of the CSV (for ``results/README.md``).
 CSV_COLUMNS: dict[str, dict[str, str]] = {
     "smoothness_frontier.csv": {
-        "series": "`single` (weight-decay lam path), `multi` (with auxiliary tasks, gradient "
-        "recipe) or `authors` (plain Adam, fixed lr, mean convention)",
-        "method": "`convex` (certified optimum), `continuation` or `adam`",
+        "series": "`single` (weight-decay lam path), `multi` (with auxiliary tasks: gradient "
+        "recipe, or certified optima with --solver certified) or `authors` (plain Adam, fixed "
+        "lr, mean convention)",
+        "method": "`convex` (single-task certified optimum), `certified` (multi-task certified "
+        "optimum, column generation), `continuation` or `adam` (trained)",
         "certified": "relative duality gap <= 1e-5, re-checked on the stored network",
         "d": "input dimension",
         "n": "number of training points N",
@@ -109,14 +131,18 @@ CSV_COLUMNS: dict[str, dict[str, str]] = {
         "objective": "objective of the stored network in its convention",
         "fit": "fit term of the objective in its convention",
         "penalty": "weight decay (VV norm at balance) of the network",
-        "relative_gap": "certified relative gap of a convex point (nan for trained networks)",
+        "relative_gap": "certified relative gap of a convex or certified point, re-measured on "
+        "the stored network (nan for trained networks)",
+        "gap_to_certified": "trained points: (objective - certified optimum of the same "
+        "problem) / certified optimum, in the point's convention (unitless; nan where the "
+        "study has no certified optimum of that problem)",
         "rel_change": "stationarity: relative objective decrease of 300 further Adam steps "
-        "(lr 1e-4) from the stored network (unitless; nan for convex points)",
-        "converged": "rel_change < 1e-3 (False: flagged; empty for convex points)",
+        "(lr 1e-4) from the stored network (unitless; nan for convex and certified points)",
+        "converged": "rel_change < 1e-3 (False: flagged; empty for convex and certified points)",
         "frontier_grad": "single-task curve's avg gradient norm at this train MSE (nan outside)",
         "frontier_distance": "log10(avg_grad_norm / frontier_grad): < 0 smoother than weight "
         "decay at the same fit",
-        "steps": "training steps (0 for convex points)",
+        "steps": "training steps (0 for convex points, solver iterations for certified ones)",
         "seconds": "wall-clock time per network (s)",
         "run_id": "the run's id in OUT/results.sqlite",
     }
@@ -141,7 +167,11 @@ def verdicts(metrics: dict[str, Any]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class SmoothnessConfig:
-    """The study (defaults: the full frontier of issue 13, about 20 min on one core)."""
+    """The study (defaults: the full frontier of issue 13, about 20 min on one core).
+
+    ``solver``: ``"continuation"`` (default) trains the multi-task points;
+    ``"certified"`` solves those in :data:`CERTIFIED_DIMS` to their certified optimum.
+    """
 
     dims: tuple[int, ...] = (2, 5, 10)
     n: int = 20
@@ -156,6 +186,7 @@ class SmoothnessConfig:
     width: int | None = None  # None: max(64, 2 n)
     max_steps: int = 8000
     certify: bool = True
+    solver: str = "continuation"
     authors: bool = True
     authors_lr: float = 1e-3
     authors_steps: int = 20000
@@ -280,9 +311,22 @@ def _convex_point(cfg: SmoothnessConfig, d: int, seed: int, lam: float) -> Point
     return Point("single", d, seed, 0, 0.0, "sum", lam, "convex", run_id)
 
 
+def _certified_width(cfg: SmoothnessConfig, n_aux: list[int]) -> int:
+    """Width of a certified multi-task network: room for ``N min(T, N) + 1`` neurons.
+
+    The optimum's output weights live in the ``min(T, N - 1)``-dimensional row space of
+    the centred labels, so an optimum with at most ``N min(T, N)`` neurons exists
+    (Carathéodory); the compacted solver output is usually far smaller (55-66 neurons at
+    N = 20, T = 6, lam = 1e-3). The padding neurons are zero.
+    """
+    n_tasks = 1 + max(n_aux, default=0)
+    return max(_width(cfg), cfg.n * min(n_tasks, cfg.n) + 1)
+
+
 def _spec(
     cfg: SmoothnessConfig, name: str, files: list[Path], seed: int, *, convention: str,
     adam: bool, n_aux: list[int], scales: list[float], lams: list[float],
+    certified: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     training: dict[str, Any] = {
         "method": "adam" if adam else "continuation",
@@ -290,8 +334,12 @@ def _spec(
         "task_reduction": convention,
         "init": "torch" if adam else "data",
     }
+    width = _width(cfg)
+    if certified:  # the certified recipe: steps unused, tol its certified relative gap
+        training.update({"method": "certified", "steps": 1, "tol": CERTIFIED_GAP / 10})
+        width = _certified_width(cfg, n_aux)
     grid = {"dataset": [{"name": "file", "path": str(f)} for f in files], "n_aux": n_aux,
-            "aux_dist": ["gaussian"], "aux_scale": scales, "width": [_width(cfg)], "lam": lams,
+            "aux_dist": ["gaussian"], "aux_scale": scales, "width": [width], "lam": lams,
             "seed": [seed], "lr": [cfg.authors_lr if adam else None], "skip": [True]}  # fmt: skip
     # runs of one batch are padded to its largest T: batch only runs with equal n_aux
     batch = len(scales) if len(n_aux) > 1 else 64
@@ -302,9 +350,11 @@ def _spec(
 def plan(cfg: SmoothnessConfig, out: str | Path) -> Study:
     """Every point of the study (data sets written to ``out/data``), in a fixed order.
 
-    Per data seed: certified single-task points (d = 2), then one sweep spec per series
-    and convention over every d: the single-task lam path (d > 2), the multi-task points
-    (``sum`` and ``mean``) and the authors' recipe.
+    Per data seed: certified single-task points (d in :data:`CERTIFIED_DIMS`), then one
+    sweep spec per series and convention over every d: the single-task lam path (other
+    d), the multi-task points (``sum`` and ``mean``; with ``solver="certified"`` one
+    spec of certified optima for d in :data:`CERTIFIED_DIMS` and one trained spec for
+    the others) and the authors' recipe.
     """
     lams = sorted(set(cfg.lams) | {cfg.lam})
     aux = sorted({k for k in cfg.n_aux if k > 0})
@@ -312,7 +362,7 @@ def plan(cfg: SmoothnessConfig, out: str | Path) -> Study:
     specs: list[dict[str, Any]] = []
     for seed in cfg.seeds:
         files = {d: write_data(cfg, d, seed, Path(out) / "data") for d in cfg.dims}
-        exact = [d for d in cfg.dims if cfg.certify and d == 2]
+        exact = [d for d in cfg.dims if cfg.certify and d in CERTIFIED_DIMS]
         points += [_convex_point(cfg, d, seed, lam) for d in exact for lam in lams]
         trained = [d for d in cfg.dims if d not in exact]
         groups: list[tuple[str, list[int], dict[str, Any]]] = []
@@ -321,16 +371,22 @@ def plan(cfg: SmoothnessConfig, out: str | Path) -> Study:
         if trained:
             opts = {"convention": "sum", "adam": False, "n_aux": [0], "scales": [0.0]}
             groups.append(("single", trained, {**opts, "lams": lams}))
+        certified = [d for d in cfg.dims if cfg.solver == "certified" and d in CERTIFIED_DIMS]
         for conv in cfg.conventions if aux else ():
             opts = {"convention": conv, "adam": False, "n_aux": aux, "scales": list(cfg.scales)}
-            groups.append(("multi", list(cfg.dims), {**opts, **one}))
+            if certified:
+                groups.append(("multi", certified, {**opts, **one, "certified": True}))
+            rest = [d for d in cfg.dims if d not in certified]
+            if rest:
+                groups.append(("multi", rest, {**opts, **one}))
         if cfg.authors:
             opts = {"convention": "mean", "adam": True, "n_aux": [0, *aux]}
             groups.append(
                 ("authors", list(cfg.dims), {**opts, "scales": [cfg.authors_scale], **one})
             )
         for series, dims, opts in groups:
-            name = f"smoothness-{series}-{opts['convention']}"
+            kind = "certified-" if opts.get("certified") else ""
+            name = f"smoothness-{series}-{kind}{opts['convention']}"
             spec = _spec(cfg, name, [files[d] for d in dims], seed, **opts)
             specs.append(spec)
             dim_of = {files[d].resolve(): d for d in dims}
@@ -498,12 +554,19 @@ def measure(cfg: SmoothnessConfig, out: Path, points: list[Point]) -> Any:
         if point.method == "convex":
             cert = convex.certificate(net, X, Y[:, 0], point.lam)
             rel = relative_gap(cert.gap_bound, cert.objective)
+            certified = bool(rec["status"] == "certified" and rel <= CERTIFIED_GAP)
+        elif point.method == "certified":  # re-certified from the stored network's residual
+            cert = convex.certificate(net, X, Y, point.lam, bound="residual", skip=True,
+                                      task_reduction=point.convention)  # fmt: skip
+            rel = relative_gap(cert.gap, cert.objective)
+            certified = bool(cert.exact and rel <= CERTIFIED_GAP)
         else:
             stat = rel_change(net, X, Y, point.lam, point.convention)
+            certified = False
         rows.append({
             "series": point.series,
             "method": point.method,
-            "certified": bool(rec["status"] == "certified" and rel <= CERTIFIED_GAP),
+            "certified": certified,
             "d": point.d,
             "n": cfg.n,
             "seed": point.seed,
@@ -521,15 +584,58 @@ def measure(cfg: SmoothnessConfig, out: Path, points: list[Point]) -> Any:
             "fit": float(rec["fit"]),
             "penalty": float(rec["penalty"]),
             "relative_gap": rel,
+            "gap_to_certified": math.nan,
             "rel_change": stat,
-            "converged": bool(stat < CONVERGED_DECREASE) if point.method != "convex" else None,
+            "converged": bool(stat < CONVERGED_DECREASE) if point.method in TRAINED else None,
             "steps": int(rec["steps"]),
             "seconds": float(rec["seconds"]),
             "run_id": run_id,
         })  # fmt: skip
     if not rows:
         return pd.DataFrame(columns=list(COLUMNS))
-    return with_frontier(pd.DataFrame(rows))
+    df = pd.DataFrame(rows)
+    df["gap_to_certified"] = gaps_to_certified(cfg, points, df)
+    return with_frontier(df)
+
+
+def _problem_key(X: NDArray, Y: NDArray, lam: float, convention: str) -> str:
+    """Identity of a problem: its data, lam and convention (one output: no convention)."""
+    conv = convention if Y.shape[1] > 1 else "sum"  # with T = 1 "mean" is "sum"
+    digest = hashlib.sha256(np.ascontiguousarray(X).tobytes() + np.ascontiguousarray(Y).tobytes())
+    return f"{digest.hexdigest()}|{lam!r}|{conv}"
+
+
+def gaps_to_certified(cfg: SmoothnessConfig, points: list[Point], df: Any) -> NDArray:
+    """Each trained point's relative objective gap to the certified optimum of its problem.
+
+    ``(objective - optimum) / |optimum|`` in the point's convention, for trained points in
+    :data:`CERTIFIED_DIMS`. The optimum is a certified point of the study with the same
+    data, lam and convention; with ``solver="certified"`` a problem without one is solved
+    here (:func:`mtlreg.convex.solve`, certified to :data:`CERTIFIED_GAP`). ``nan``
+    elsewhere, and where the solve is not certified.
+    """
+    from mtlreg import convex
+
+    by_id = {p.run_id: p for p in points}
+    optimum: dict[str, float] = {}
+    for row in df[df["certified"].astype(bool)].itertuples():
+        X, Y = targets(cfg, by_id[row.run_id])
+        optimum[_problem_key(X, Y, row.lam, row.convention)] = float(row.objective)
+    out = np.full(len(df), np.nan)
+    for i, row in enumerate(df.itertuples()):
+        if row.method not in TRAINED or row.d not in CERTIFIED_DIMS:
+            continue
+        X, Y = targets(cfg, by_id[row.run_id])
+        key = _problem_key(X, Y, row.lam, row.convention)
+        if key not in optimum and cfg.solver == "certified":
+            conv = row.convention if Y.shape[1] > 1 else "sum"
+            sol = convex.solve(X, Y, row.lam, skip=True, method="cg", tol=CERTIFIED_GAP / 10,
+                               task_reduction=conv)  # fmt: skip
+            ok = bool(sol.converged and sol.relative_gap <= CERTIFIED_GAP)
+            optimum[key] = float(sol.objective) if ok else math.nan
+        best = optimum.get(key, math.nan)
+        out[i] = (float(row.objective) - best) / abs(best)
+    return out
 
 
 # ------------------------------------------------------------------------------ run
@@ -547,6 +653,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--conventions", type=lambda s: tuple(s.split(",")), help="sum and/or mean")
     parser.add_argument("--width", type=int, help="hidden width (default max(64, 2N))")
     parser.add_argument("--max-steps", type=int, help="steps of the gradient recipe")
+    parser.add_argument(
+        "--solver", choices=SOLVERS,
+        help="multi-task points in d = 2: trained (continuation, default) or certified optima",
+    )  # fmt: skip
     parser.add_argument("--authors-steps", type=int, help="Adam steps of the authors' recipe")
     parser.add_argument("--scheduler", help="Dask scheduler address (tcp://HOST:PORT)")
     parser.add_argument("--local-cluster", type=int, help="start a local Dask cluster of N workers")
@@ -567,6 +677,7 @@ def _config(quick: bool, options: dict[str, Any]) -> SmoothnessConfig:
         raise TypeError(f"Unknown option(s) {unknown}; known: {sorted(cfg.__dataclass_fields__)}.")
     cfg = replace(cfg, **{k: v for k, v in options.items() if v is not None})
     check_choice(cfg.target, "target", TARGETS)
+    check_choice(cfg.solver, "solver", SOLVERS)
     for conv in cfg.conventions:
         check_choice(conv, "conventions", CONVENTIONS)
     check_number(cfg.lam, "lam", low=0.0, low_inclusive=False)
@@ -610,7 +721,7 @@ def run(
     metrics = {"config": asdict(cfg), **summarize(df, cfg.lam)}
     from mtlreg.experiments._report import network_counts
 
-    trained = df[df["method"] != "convex"]
+    trained = df[df["method"].isin(TRAINED)]
     metrics["networks"] = network_counts(
         trained[["converged", "rel_change"]].to_dict("records"),
         certified=int(df["certified"].sum()),
