@@ -69,7 +69,7 @@ def test_exact_recipes_are_identical_in_a_batch(method: str) -> None:
 
 def test_result_protocol() -> None:
     X, Y = _problem(4)
-    grad = train(X, Y, width=5, lam=1e-2, seed=0, max_steps=300)
+    grad = train(X, Y, width=5, lam=1e-2, seed=0, max_steps=300, method="continuation")
     x = np.linspace(-1, 1, 7)
     exact = train(x, np.abs(x), width=8, lam=1e-3)
     for res, lam, XX in ((grad, 1e-2, X), (exact, 1e-3, x)):
@@ -114,3 +114,26 @@ def test_pruning_decides_per_problem() -> None:
     assert alone.config["best_restart"] == batch[1].config["best_restart"]  # type: ignore[union-attr]
     # the survivor is one of the restarts the unpruned run trains: never a new start
     assert 0 <= alone.config["best_restart"] < 4  # type: ignore[union-attr]
+
+
+def test_continuation_prunes_restarts_by_default() -> None:
+    """The default keeps one restart at 70% of the steps; the others run to the end
+    without it. Each restart trains as if alone, so the survivor ends exactly where it
+    ends in the full run: never below the best of the full restarts, and equal to it
+    when it is the full run's best."""
+    X, Y = _problem(8, n=10)
+    kw = {"width": 6, "lam": 1e-3, "seed": 2, "method": "continuation", "max_steps": 600,
+          "tol": 0.0, "log_every": 1}  # fmt: skip
+    default = train(X, Y, **kw)  # type: ignore[arg-type]
+    pruned = train(X, Y, prune=True, **kw)  # type: ignore[arg-type]
+    full = train(X, Y, prune=False, **kw)  # type: ignore[arg-type]
+    _same_network(default.net, pruned.net)
+    assert full.objective <= default.objective * (1 + 1e-12)
+    if default.config["best_restart"] == full.config["best_restart"]:
+        assert default.objective == full.objective
+    else:
+        assert default.objective > full.objective
+    # until the cut the history logs the best of the same four restarts
+    before = default.history.step <= int(0.7 * 600)
+    assert before.sum() == 420
+    np.testing.assert_array_equal(default.history.objective[before], full.history.objective[before])

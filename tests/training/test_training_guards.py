@@ -60,8 +60,9 @@ def test_2d_gradient_path_is_scale_equivariant() -> None:
     rng = np.random.default_rng(2)
     X = rng.standard_normal((20, 2))
     y = np.sin(X.sum(axis=1))
-    ref = train(X, y, width=16, lam=1e-3, seed=0, max_steps=1000)
-    big = train(X * 1e200, y, width=16, lam=1e-3 * 1e200, seed=0, max_steps=1000)
+    kw = {"width": 16, "seed": 0, "max_steps": 1000, "method": "continuation"}
+    ref = train(X, y, lam=1e-3, **kw)  # type: ignore[arg-type]
+    big = train(X * 1e200, y, lam=1e-3 * 1e200, **kw)  # type: ignore[arg-type]
     np.testing.assert_allclose(big.predict(X * 1e200), ref.predict(X), atol=1e-8)
     assert big.objective == pytest.approx(ref.objective, rel=1e-8)
     assert np.isnan(big.relative_gap)
@@ -92,7 +93,7 @@ def test_wide_network_starts_in_seconds() -> None:
     X = rng.standard_normal((20, 2))
     y = np.sin(X.sum(axis=1))
     t0 = time.perf_counter()
-    res = train(X, y, width=10**4, lam=1e-3, seed=0, max_steps=5, restarts=2)
+    res = train(X, y, width=10**4, lam=1e-3, seed=0, max_steps=5, restarts=2, method="continuation")
     assert time.perf_counter() - t0 < 60.0  # minutes before (an O(K^3) solve)
     assert res.config["output_layer_start"] and res.net.width == 10**4
 
