@@ -169,7 +169,7 @@ class TestTrainAdam(SolverContract):
 class TestConvexPatterns(SolverContract):
     """The single-output pattern program against column generation (independent code)."""
 
-    documented = (convex.solve,)
+    documented = (convex.solve, convex.ConvexSolution)
 
     def make_case(self) -> Case:
         X, Y = _two_squares(n_aux=0)
@@ -291,7 +291,7 @@ class TestExactSubproblem(SolverContract):
 class TestGroupLasso(SolverContract):
     """The group lasso over a fixed dictionary against scikit-learn's MultiTaskLasso."""
 
-    documented = (convex.group_lasso,)
+    documented = (convex.group_lasso, convex.GroupLassoResult)
 
     def make_case(self) -> Case:
         from sklearn.linear_model import MultiTaskLasso

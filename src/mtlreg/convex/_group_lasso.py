@@ -56,10 +56,12 @@ _INNER = 0.3  # working-set subproblems are solved to this fraction of the outer
 class GroupLassoResult(GapFromBound):
     """Solution of :func:`group_lasso` (the package result protocol).
 
-    ``objective = fit + lam * penalty`` with ``fit = (1/N)||Y - Phi V||_F^2`` and
-    ``penalty = sum_k ||V_k||``; ``lower_bound`` is the value of a feasible dual point
-    of the full problem, so ``gap = objective - lower_bound`` bounds the
-    suboptimality (never clipped: rounding can make it slightly negative).
+    The problem solved is the package objective
+    ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` with ``f(x_i) = Phi_i V`` and
+    ``penalty = sum_k ||V_k||_2`` (``V_k`` = row k of V). ``objective = fit + lam *
+    penalty`` with ``fit = (1/N)||Y - Phi V||_F^2``; ``lower_bound`` is the value of a
+    feasible dual point of the full problem, so ``gap = objective - lower_bound``
+    bounds the suboptimality (never clipped: rounding can make it slightly negative).
     """
 
     V: NDArray[np.float64] = field(repr=False)

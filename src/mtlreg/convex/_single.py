@@ -34,6 +34,13 @@ PATTERN_MODES: tuple[str, ...] = ("exact", "sample")
 class ConvexSolution:
     """Solution of the convex single-output program.
 
+    The program (module docstring) minimises the package objective
+    ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` with one output
+    ``f = sum_j D_j Xb (u_j - u'_j) + A x + c`` and ``penalty = sum_j (||u_j[:d]|| +
+    ||u'_j[:d]||)``, the weight decay at balance of the network it defines (biases
+    and the skip connection unpenalised). With every realisable pattern (``exact``)
+    its optimum is that of the network problem.
+
     Attributes
     ----------
     objective, fit, penalty

@@ -24,7 +24,8 @@ with G the Gram matrix K(x_i, x_j) is a lower bound on the optimum (Fenchel-Youn
 the squared loss; for lam = 0, alpha must also be orthogonal to the range of the
 features, and D(alpha) = <alpha, y> - (N/4) ||alpha||^2). The point
 alpha = (2/N) (residual of the returned function), projected onto these constraints,
-is dual optimal in exact arithmetic, so the gap is zero up to rounding.
+is dual optimal in exact arithmetic, so the gap is zero up to rounding. Derivation:
+docs/theory.md §5.2.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ is a lower bound on the optimum (the conjugate of sqrt(v^2 + c^2) is
 -c sqrt(1 - s^2) on |s| <= 1). The residual of the returned function times 2/N,
 projected onto the affine part's complement (and moved to the g the optimality
 condition gives, see ``_lower_bound``) and scaled into |g_k| <= lam, is dual optimal
-at the optimum; its value is the result's ``lower_bound``.
+at the optimum; its value is the result's ``lower_bound``. Derivation: docs/theory.md §5.3.
 """
 
 from __future__ import annotations
