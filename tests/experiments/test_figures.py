@@ -135,6 +135,13 @@ def test_trained_networks_are_counted_and_flagged(runs: dict[str, Any]) -> None:
     assert not (multi["baseline"] == "single-task optimum").any()
     single = trained[trained["kind"] == "single"]
     assert (single["gap"] >= -1e-9).all()  # the certified optimum bounds every network
+    # trained rows are gradient-trained networks (the requested Adam steps), not the
+    # optimum train(method="auto") would return; each is at or above its own optimum
+    assert (trained["steps"] == TINY["two-squares"]["steps"]).all()
+    certified = squares[squares["source"] == "certified"]
+    assert set(certified["run"]) == {"certified_single", "certified_multi"}
+    assert certified["converged"].all() and (certified["relative_gap"] <= 1e-6).all()
+    assert (multi["relative_gap"] >= -1e-6).all()
     line = summary_line("x", runs["results"]["kernel-regime"], 1.0, Path("out"))
     assert f"{counts['trained']} networks trained" in line
 

@@ -60,8 +60,10 @@ class Grid(_Strict):
 class Training(_Strict):
     """Settings shared by every run: the recipe of :func:`mtlreg.training.train_many`.
 
-    ``method`` names a recipe of :data:`mtlreg.training.RECIPES` (default ``adam``);
-    ``steps`` is its ``max_steps``. ``tol`` is the one stopping rule (0: every run
+    ``method`` names a recipe of :data:`mtlreg.training.RECIPES` (default ``adam``, the
+    papers' trained networks; ``auto`` returns the certified optimum, not a trained
+    network, for small problems in :data:`mtlreg.convex.EXACT_DIMS`, and ``certified``
+    always does); ``steps`` is its ``max_steps``. ``tol`` is the one stopping rule (0: every run
     takes ``steps`` steps). ``restarts``, ``lam_start`` and ``lr_decay`` (null: the
     recipe's default) and the grid's ``lr`` (null: the recipe's default) mean what
     they mean for :func:`mtlreg.train`.
