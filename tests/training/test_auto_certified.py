@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 import mtlreg
 from mtlreg._result import SolverResult
@@ -207,3 +208,12 @@ def test_auto_and_certified_are_scale_equivariant(scale: float) -> None:
         assert res.lower_bound <= ref.objective * (1 + 1e-12)
         assert ref.lower_bound <= res.objective * (1 + 1e-12)
         np.testing.assert_allclose(res.predict(SQ_X * scale), ref.predict(SQ_X), atol=1e-3)
+
+
+def test_auto_returns_networks_in_the_requested_dtype() -> None:
+    """The bound is computed in float64 without touching the returned float32 network."""
+    for width in (32, 3):  # the certified network, then a too-narrow trained one
+        res = train(SQ_X, SQ_Y, width=width, lam=LAM, skip=False, seed=0, max_steps=300,
+                    dtype=torch.float32)  # fmt: skip
+        assert all(p.dtype == torch.float32 for p in res.net.parameters())
+        assert math.isfinite(res.lower_bound) and res.lower_bound <= res.objective

@@ -319,7 +319,7 @@ def _residual_bound(p: Checked, r: TrainResult) -> float:
     lam = p.lam * scaling.lam_factor
     lam = lam * n_tasks if mean else lam  # "mean" is the "sum" problem at lam T, / T
     try:
-        fitted = r.net.double().predict(p.x) / scaling.sy
+        fitted = r.net.copy().double().predict(p.x) / scaling.sy  # never alters r.net
         bound, exact = dual_lower_bound(xs, ys, fitted, lam, skip=p.skip)
     except _SOLVER_ERRORS:
         return math.nan
