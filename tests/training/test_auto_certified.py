@@ -179,6 +179,9 @@ def test_train_many_auto_equals_train() -> None:
     assert isinstance(first, mtlreg.TrainResult) and isinstance(second, mtlreg.TrainResult)
     assert first.objective == alone.objective and first.config["solver"] == "certified-cg"
     assert second.objective == other.objective and second.config["solver"] == "continuation"
+    for a, b in ((first, alone), (second, other)):  # the same networks, bit for bit
+        sa, sb = a.net.state_dict(), b.net.state_dict()
+        assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 def test_compact_merges_neurons_without_changing_the_data_fit() -> None:
