@@ -46,14 +46,17 @@ def flops_per_network_step(n: int, d: int, t: int, k: int) -> float:
     return matmul + 10.0 * params
 
 
-def matmul_gflops(size: int, dtype: torch.dtype, repeats: int = 5) -> float:
-    a = torch.randn(size, size, dtype=dtype)
-    b = torch.randn(size, size, dtype=dtype)
+def matmul_gflops(size: int, dtype: torch.dtype, repeats: int = 5, device: str = "cpu") -> float:
+    a = torch.randn(size, size, dtype=dtype, device=device)
+    b = torch.randn(size, size, dtype=dtype, device=device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     a @ b  # warm-up
+    sync()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
         a @ b
+        sync()
         best = min(best, time.perf_counter() - t0)
     return 2.0 * size**3 / best / 1e9
 
@@ -80,6 +83,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--device", default="cpu", help="e.g. cuda (both sides train there)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     dtype = torch.float32 if args.dtype == "float32" else torch.float64
@@ -100,7 +104,8 @@ def main() -> None:
     ]
     steps = args.steps
     n_loop = min(args.loop_networks, args.networks)
-    opts = {"method": "adam", "max_steps": steps, "tol": 0.0, "dtype": dtype, "log_every": steps}
+    opts = {"method": "adam", "max_steps": steps, "tol": 0.0, "dtype": dtype, "log_every": steps,
+            "device": args.device}  # fmt: skip
     train_many(problems[:8], **opts)  # type: ignore[arg-type]  # warm-up
 
     results: list[TrainResult] = []
@@ -113,7 +118,7 @@ def main() -> None:
         for p, res in zip(problems[:n_loop], results, strict=False):
             net = mtlreg.train(p.X, p.Y, width=K, lam=p.lam, skip=False, seed=p.seed,
                                method="adam", max_steps=steps, lr=p.lr, tol=0.0, dtype=dtype,
-                               progress=False, log_every=steps).net  # fmt: skip
+                               progress=False, log_every=steps, device=args.device).net  # fmt: skip
             worst[0] = max(worst[0], float(np.abs(net.predict(x) - res.predict(x)).max()))
 
     walls: dict[str, list[float]] = {"batched": [], "loop": []}
@@ -124,10 +129,10 @@ def main() -> None:
             walls[name].append(wall)
             cpus[name].append(cpu)
     flops = flops_per_network_step(N, D, T, K)
-    peak = matmul_gflops(2048, dtype)
+    peak = matmul_gflops(2048, dtype, device=args.device)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cpus, torch {torch.__version__}, "
-        f"{args.threads} thread(s), {args.dtype}, no GPU; load average "
+        f"{args.threads} thread(s), {args.dtype}, device {args.device}; load average "
         f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}"
     )
     print(f"problem: {len(problems)} networks, N={N}, d={D}, T={T}, width={K}, {steps} Adam "

@@ -76,9 +76,10 @@ class GradientRecipe(Recipe):
 
         The lam of a network is ``lam_start * (lam / lam_start) ** exponent``: with
         continuation it falls geometrically from ``lam_start`` to ``lam`` over the first
-        half of the steps while the learning rate is held, then the learning rate falls
-        geometrically by ``lr_decay`` over the second half. Without continuation lam is
-        fixed and the learning rate falls by ``lr_decay`` over the whole run.
+        ``continuation_fraction`` of the steps (default half) while the learning rate is
+        held, then the learning rate falls geometrically by ``lr_decay`` over the rest.
+        Without continuation lam is fixed and the learning rate falls by ``lr_decay``
+        over the whole run.
         """
         frac = i / steps
         if not self.continuation:
