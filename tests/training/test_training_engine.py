@@ -137,3 +137,35 @@ def test_continuation_prunes_restarts_by_default() -> None:
     before = default.history.step <= int(0.7 * 600)
     assert before.sum() == 420
     np.testing.assert_array_equal(default.history.objective[before], full.history.objective[before])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fused_update_is_the_pytorch_update(
+    dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled CPU update (weight decay + mask + Adam in one pass) and the PyTorch
+    operations it replaces agree to rounding on a padded batch, and padding stays zero."""
+    from mtlreg.training import _engine, initial_network
+
+    X, Y = _problem(9, n=7)
+    nets = [initial_network(X, Y, 5, seed=1, dtype=dtype),
+            initial_network(X, Y[:, :1], 3, skip=False, seed=2, dtype=dtype)]  # fmt: skip
+    x = torch.as_tensor(X, dtype=dtype)[None].expand(2, -1, -1).contiguous()
+    y = torch.zeros(2, 7, 2, dtype=dtype)
+    y[0], y[1, :, :1] = torch.as_tensor(Y, dtype=dtype), torch.as_tensor(Y[:, :1], dtype=dtype)
+    args = (x, y, torch.tensor([1e-2, 3e-2], dtype=dtype), torch.full((2,), 1 / 7, dtype=dtype),
+            torch.tensor([1e-2, 5e-3], dtype=dtype))  # fmt: skip
+    states = []
+    for kernel in ([], [None]):  # compiled; PyTorch operations
+        monkeypatch.setattr(_engine, "_KERNEL", list(kernel))
+        state = _engine.stack(nets)
+        assert state.masked
+        for _ in range(50):
+            _engine.adam_step(state, *args)
+        states.append(state)
+    fused, plain = states
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    for name in ("flat", "m", "s"):
+        torch.testing.assert_close(getattr(fused, name), getattr(plain, name), rtol=tol, atol=tol)
+    assert torch.all(fused.flat[fused.mask == 0] == 0)
+    assert not torch.equal(fused.flat, _engine.stack(nets).flat)  # it did train
