@@ -782,7 +782,7 @@ def _column_generation(
             else:  # never accept a slide that the true features say made things worse
                 atoms.theta, atoms.slide, atoms.dirs = saved
         elif d >= 3:
-            atoms.dirs, v = _slide(x, b, atoms.piv, atoms.dirs, v, lam, free, maxiter=500)
+            atoms.dirs, v = _slide(x, b, atoms.piv, atoms.dirs, v, lam, free, maxiter=_SLIDE_ITER)
         atoms, v = _merge_duplicates(x, atoms, v)
         a = free(_features(x, atoms.piv, atoms.dirs))
         v = _group_lasso(a, b, v, lam, 1e-13 * scale, conic=False)
