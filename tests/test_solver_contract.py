@@ -152,6 +152,35 @@ class TestTrainContinuation(SolverContract):
         return Case(X, Y, lam, res, *_certified(X, Y, lam, skip=False))
 
 
+class TestTrainAutoCertified(SolverContract):
+    """``train(method="auto")`` in 2-D: the certified optimum (column generation, the
+    default there), against the convex program over all activation patterns."""
+
+    documented = (mtlreg.train,)
+
+    def make_case(self) -> Case:
+        X, Y = _two_squares(n_aux=0)
+        lam = 1e-3
+        res = mtlreg.train(X, Y, width=16, lam=lam, skip=False)
+        assert res.config["solver"] == "certified-cg"
+        ref = convex.solve(X, Y[:, 0], lam, skip=False, method="patterns")
+        return Case(X, Y, lam, res, ref.objective, max(ref.gap, 0.0))
+
+
+class TestTrainAutoTooNarrow(SolverContract):
+    """``train(method="auto")`` in 2-D with a width below the optimum's: gradient training,
+    carrying the certified lower bound of the problem."""
+
+    documented = (mtlreg.train,)
+
+    def make_case(self) -> Case:
+        X, Y = _two_squares(n_aux=2)
+        lam = 1e-2
+        res = mtlreg.train(X, Y, width=3, lam=lam, skip=False, seed=0, max_steps=2000)
+        assert res.config["solver"] == "continuation" and math.isfinite(res.lower_bound)
+        return Case(X, Y, lam, res, *_certified(X, Y, lam, skip=False))
+
+
 class TestTrainAdam(SolverContract):
     """The authors' recipe (plain Adam): a valid result, never below the optimum."""
 

@@ -111,7 +111,9 @@ def test_trained_networks_never_beat_the_certificate() -> None:
     lam = 1e-2
     sol = solve(x, y, lam)
     for seed in range(2):
-        res = mtlreg.train(x, y, width=6, lam=lam, skip=False, seed=seed, max_steps=150)
+        res = mtlreg.train(
+            x, y, width=6, lam=lam, skip=False, seed=seed, max_steps=150, method="continuation"
+        )
         cert = certificate(res.net, x, y, lam, solution=sol)
         assert cert.gap >= -1e-9
         assert cert.gap_bound >= cert.gap

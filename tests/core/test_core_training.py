@@ -75,7 +75,9 @@ def test_adam_method_equals_plain_pytorch_adam_loop() -> None:
 
 def test_result_is_balanced_and_history_is_tidy() -> None:
     X, Y = _problem(3)
-    res = train(X, Y, width=6, lam=1e-3, seed=0, max_steps=2000, log_every=500)
+    res = train(
+        X, Y, width=6, lam=1e-3, seed=0, max_steps=2000, log_every=500, method="continuation"
+    )
     assert res.penalty == pytest.approx(float(res.net.vv_norm()), rel=1e-9)
     assert res.objective == pytest.approx(res.fit + 1e-3 * res.penalty, rel=1e-9)
     frame = res.history.to_frame()
@@ -95,15 +97,16 @@ def test_result_is_balanced_and_history_is_tidy() -> None:
 
 def test_same_seed_same_result() -> None:
     X, Y = _problem(4)
-    a = train(X, Y, width=5, lam=1e-3, seed=11, max_steps=500)
-    b = train(X, Y, width=5, lam=1e-3, seed=11, max_steps=500)
+    a = train(X, Y, width=5, lam=1e-3, seed=11, max_steps=500, method="continuation")
+    b = train(X, Y, width=5, lam=1e-3, seed=11, max_steps=500, method="continuation")
     np.testing.assert_array_equal(a.net.predict(X), b.net.predict(X))
 
 
 def test_restarts_return_the_best_objective() -> None:
     X, Y = _problem(5)
-    runs = [train(X, Y, width=5, lam=1e-2, seed=s, max_steps=1500, restarts=1) for s in (0,)]
-    best = train(X, Y, width=5, lam=1e-2, seed=0, max_steps=1500, restarts=3, prune=False)
+    kw = {"width": 5, "lam": 1e-2, "max_steps": 1500, "method": "continuation"}
+    runs = [train(X, Y, seed=s, restarts=1, **kw) for s in (0,)]  # type: ignore[arg-type]
+    best = train(X, Y, seed=0, restarts=3, prune=False, **kw)  # type: ignore[arg-type]
     assert best.objective <= runs[0].objective * (1 + 1e-9)
 
 
@@ -183,6 +186,9 @@ def test_auto_falls_back_to_gradient_training_when_too_narrow() -> None:
     x = np.sort(rng.uniform(-2, 2, 9))
     Y = mtlreg.aux_tasks(rng.standard_normal(9), 2, seed=1)
     res = train(x, Y, width=3, lam=1e-4, seed=0, max_steps=500)
-    assert res.config["method"] == "continuation" and res.net.width == 3
+    assert res.config["solver"] == "continuation" and res.net.width == 3
+    assert res.lower_bound <= res.objective  # the exact optimum's bound is kept
+    # 1-D without skip: not the univariate solver's problem, the certified solver's
     no_skip = train(x, Y, width=16, lam=1e-4, skip=False, seed=0, max_steps=500)
-    assert no_skip.config["method"] == "continuation"
+    assert no_skip.config["solver"] in ("certified-cg", "continuation")
+    assert no_skip.lower_bound <= no_skip.objective

@@ -484,7 +484,7 @@ def test_a_wide_network_starts_without_a_dense_k_cubed_solve() -> None:
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = train(X, Y, width=10**4, lam=1e-3, seed=0, max_steps=2)
+        res = train(X, Y, width=10**4, lam=1e-3, seed=0, max_steps=2, method="continuation")
     assert time.perf_counter() - t0 < 60.0
     assert np.isfinite(res.objective)
 
@@ -539,7 +539,7 @@ def test_train_on_2d_inputs_scaled_by_1e200_is_the_unscaled_problem() -> None:
     (a X, Y, lam a) is the problem (X, Y, lam) with the first layer scaled by 1/a
     (docs/theory.md §1): the answer must be the same function of x / a, not a constant.
     """
-    kw: dict[str, Any] = {"width": 16, "seed": 0, "max_steps": 300}
+    kw: dict[str, Any] = {"width": 16, "seed": 0, "max_steps": 300, "method": "continuation"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = train(X2, Y2, lam=1e-3, **kw)

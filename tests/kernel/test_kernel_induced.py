@@ -25,7 +25,9 @@ def trained() -> tuple[ShallowReLUNet, np.ndarray, np.ndarray, float]:
     X = rng.standard_normal((12, 2))
     Y = mtlreg.aux_tasks(rng.standard_normal(12), n_aux=6, seed=1)
     lam = 1e-2
-    net = mtlreg.train(X, Y, width=16, lam=lam, seed=0, max_steps=600, progress=False).net
+    net = mtlreg.train(
+        X, Y, width=16, lam=lam, seed=0, max_steps=600, progress=False, method="continuation"
+    ).net
     return net, X, Y, lam
 
 
