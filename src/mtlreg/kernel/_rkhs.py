@@ -11,7 +11,13 @@ comparable with the exact subproblem's). The affine part (a, c0) is present exac
 when the network has a skip connection and is never penalised; it is eliminated by
 projecting onto the orthogonal complement of span[X, 1]. Neurons with c_k = 0 carry
 an infinite penalty and get v_k = 0. With lam = 0 the solution is the minimum-RKHS-norm
-interpolant (minimum-norm least squares if the data cannot be interpolated).
+interpolant (minimum-norm least squares if the data cannot be interpolated). The
+features are used through their numerical range: singular values of the projected
+features at the rounding of the projection, relative to the *unprojected* features
+(``mtlreg.kernel._dualpoint.FeatureRange``), are dropped. A neuron active on every
+data point has a feature that is affine on the data; with a skip connection its
+projection is rounding, and inverting it gave weights ~1e12 and an objective below
+the least-squares optimum.
 
 This is the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` of
 one task with penalty = sum_k c_k + ||f||_K^2 / 2 over the functions
@@ -23,21 +29,27 @@ affine part (span[X, 1] with a skip connection, no constraint without one),
 with G the Gram matrix K(x_i, x_j) is a lower bound on the optimum (Fenchel-Young on
 the squared loss; for lam = 0, alpha must also be orthogonal to the range of the
 features, and D(alpha) = <alpha, y> - (N/4) ||alpha||^2). The point
-alpha = (2/N) (residual of the returned function), projected onto these constraints,
-is dual optimal in exact arithmetic, so the gap is zero up to rounding. Derivation:
-docs/theory.md §5.2.
+alpha = (2/N) (residual of the returned function), projected onto these constraints
+(at lam = 0 off one orthonormal basis of the affine part and the kept feature range),
+is dual optimal in exact arithmetic, so the gap is zero up to rounding. Its
+constraints are checked numerically before its value is reported; a point that fails
+the check, or a value above the objective, is replaced by D(0) = lam sum_k c_k, and
+the result is not converged. Derivation: docs/theory.md §5.2.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from sklearn.exceptions import ConvergenceWarning
 
 from mtlreg._result import GapFromBound
 from mtlreg._validation import check_number, check_targets
+from mtlreg.kernel._dualpoint import AffineProjection, FeatureRange, fit_affine, verified_bound
 from mtlreg.kernel._kernel import InducedKernel
 from mtlreg.model import ShallowReLUNet
 
@@ -45,39 +57,6 @@ from mtlreg.model import ShallowReLUNet
 #: the larger of the objective and (1/N) ||y||^2 (the objective of f = 0; the scale of
 #: rounding at an interpolating solution, whose objective is itself rounding)
 CLOSED_FORM_RTOL = 1e-9
-
-
-@dataclass(frozen=True)
-class AffineProjection:
-    """Orthonormal basis ``Q`` of span[X, 1] (or an empty basis without a skip)."""
-
-    Q: NDArray[np.float64]
-
-    def project(self, M: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Component of ``M`` (N,) or (N, k) orthogonal to the affine functions."""
-        return M - self.Q @ (self.Q.T @ M)
-
-    @classmethod
-    def of(cls, X: NDArray[np.float64], skip: bool) -> AffineProjection:
-        n = X.shape[0]
-        if not skip:
-            return cls(np.zeros((n, 0)))
-        Z = np.hstack([X, np.ones((n, 1))])
-        U, s, _ = np.linalg.svd(Z, full_matrices=False)
-        rank = int((s > s[0] * max(Z.shape) * np.finfo(float).eps).sum()) if s.size else 0
-        return cls(U[:, :rank])
-
-
-def fit_affine(
-    X: NDArray[np.float64], r: NDArray[np.float64], skip: bool
-) -> tuple[NDArray[np.float64], float]:
-    """Least-squares affine fit (a, c0) of the residual r (zeros without a skip)."""
-    d = X.shape[1]
-    if not skip:
-        return np.zeros(d), 0.0
-    Z = np.hstack([X, np.ones((X.shape[0], 1))])
-    beta = np.asarray(np.linalg.lstsq(Z, r, rcond=None)[0], dtype=np.float64)
-    return beta[:d], float(beta[d])
 
 
 @dataclass(frozen=True)
@@ -107,15 +86,18 @@ class RKHSSolution(GapFromBound):
     penalty
         sum_k (c_k + v_k^2 / (2 c_k)) = sum_k c_k + rkhs_norm_sq / 2.
     lower_bound
-        The dual value D(alpha) of the module docstring at the residual's dual point:
-        a proven lower bound on the optimum (up to rounding); ``gap = objective -
-        lower_bound`` is never clipped.
+        The dual value D(alpha) of the module docstring at the residual's dual point,
+        after checking its constraints to rounding (else D(0) = lam sum_k c_k): a
+        proven lower bound on the optimum (up to rounding; at lam = 0, of least squares
+        on the features' numerical range); ``gap = objective - lower_bound`` is never
+        clipped.
     n_iter
         0 (closed form).
     converged
-        Whether the measured gap is at most 1e-9 times the larger of ``objective`` and
-        (1/N) ||y||^2 (rounding: with lam = 0 an interpolating solution's objective and
-        gap are both rounding, so ``relative_gap`` means little there).
+        Whether the dual point passed its feasibility check and ``|gap|`` is at most
+        1e-9 times the larger of ``objective`` and (1/N) ||y||^2 (rounding: with
+        lam = 0 an interpolating solution's objective and gap are both rounding, so
+        ``relative_gap`` means little there). Otherwise a ``ConvergenceWarning``.
     seconds
         Wall-clock seconds of the solve.
     """
@@ -155,8 +137,9 @@ def rkhs_solve(kernel: InducedKernel, X: ArrayLike, y: ArrayLike, lam: float) ->
     N lam / 2; module docstring). With B = P Phi diag(sqrt(c)) (P: projection removing
     the affine part) and mu = N lam / 2, the weights are
     v = sqrt(c) * B^T (B B^T + mu I)^+ P y, computed from a singular value
-    decomposition of B (a pseudo-inverse when lam = 0). The result carries the dual
-    bound of the module docstring (``lower_bound``, ``gap``).
+    decomposition of B truncated to the features' numerical range (a pseudo-inverse
+    when lam = 0). The result carries the dual bound of the module docstring
+    (``lower_bound``, ``gap``), checked before it is reported.
 
     Parameters
     ----------
@@ -171,6 +154,12 @@ def rkhs_solve(kernel: InducedKernel, X: ArrayLike, y: ArrayLike, lam: float) ->
     -------
     RKHSSolution
         The solution, on the package result protocol (:mod:`mtlreg._result`).
+
+    Warns
+    -----
+    ConvergenceWarning
+        When the gap is not verified (``converged`` is False): the measured gap and
+        whether the dual point failed its check.
     """
     t0 = time.perf_counter()
     x = kernel._inputs(X, "X")
@@ -185,32 +174,48 @@ def rkhs_solve(kernel: InducedKernel, X: ArrayLike, y: ArrayLike, lam: float) ->
     proj = AffineProjection.of(x, kernel.skip)
     phi = kernel.features(x)
     root = np.sqrt(c[act])
-    B = proj.project(phi[:, act]) * root
+    # the numerical range of P Phi diag(sqrt c): singular values at the rounding of the
+    # projection (relative to the unprojected features) are not features
+    rng_ = FeatureRange.of(phi[:, act] * root, proj)
     yp = proj.project(yv)
     mu = n * lam / 2.0
     v = np.zeros(kernel.n_neurons)
-    U = np.zeros((n, 0))
-    if B.size:
-        U, s, Vt = np.linalg.svd(B, full_matrices=False)
-        if mu > 0:
-            gain = s / (s**2 + mu)
-        else:
-            cut = s > (s[0] if s.size else 0.0) * max(B.shape) * np.finfo(float).eps
-            gain = np.where(cut, 1.0 / np.where(cut, s, 1.0), 0.0)
-        v[act] = root * (Vt.T @ (gain * (U.T @ yp)))
+    if rng_.s.size:
+        gain = rng_.s / (rng_.s**2 + mu) if mu > 0 else 1.0 / rng_.s
+        v[act] = root * (rng_.Vt.T @ (gain * (rng_.U.T @ yp)))
     a, intercept = fit_affine(x, yv - phi @ v, kernel.skip)
     resid = yv - phi @ v - x @ a - intercept
     fit = float(resid @ resid) / n
     norm_sq = float((v[act] ** 2 / c[act]).sum())
-    penalty = float(c.sum()) + 0.5 * norm_sq
+    c_sum = float(c.sum())
+    penalty = c_sum + 0.5 * norm_sq
     objective = fit + lam * penalty
     # dual point: the residual, scaled by 2/N, orthogonal to the affine part (and, for
-    # lam = 0, to the range of the features: only then is the dual value finite)
-    alpha = (2.0 / n) * proj.project(resid)
-    if mu == 0:
-        alpha = alpha - U @ (U.T @ alpha)
-    lower = _dual_value(alpha, yv, phi[:, act], c[act], lam, float(c.sum()))
+    # lam = 0, to the range of the features: only then is the dual value finite),
+    # checked before its value is used; alpha = 0 (value lam sum_k c_k) always is
+    ref = (2.0 / n) * float(np.linalg.norm(yv))
+    if mu > 0:
+        alpha = (2.0 / n) * proj.project(resid)
+        feasible = proj.feasible(alpha, ref)
+    else:
+        alpha = (2.0 / n) * rng_.project_off(resid)
+        feasible = proj.feasible(alpha, ref) and rng_.orthogonal(alpha, ref)
+    fallback = lam * c_sum
+    lower = _dual_value(alpha, yv, phi[:, act], c[act], lam, c_sum) if feasible else fallback
+    scale = max(abs(objective), float(yv @ yv) / n)
+    lower, valid = verified_bound(objective, lower, fallback, scale, CLOSED_FORM_RTOL)
+    verified = feasible and valid
     gap = objective - lower
+    converged = verified and abs(gap) <= CLOSED_FORM_RTOL * scale
+    if not converged:
+        why = "" if verified else " (dual point infeasible: the bound is its value at alpha = 0)"
+        warnings.warn(
+            f"rkhs_solve (lam={lam:.3g}): duality gap {gap:.3g} on objective {objective:.6g} "
+            f"is not within {CLOSED_FORM_RTOL:.0e} of max(objective, (1/N)||y||^2) = "
+            f"{scale:.3g}{why}; not certified.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return RKHSSolution(
         kernel=kernel,
         v=v,
@@ -223,7 +228,7 @@ def rkhs_solve(kernel: InducedKernel, X: ArrayLike, y: ArrayLike, lam: float) ->
         penalty=penalty,
         lower_bound=lower,
         n_iter=0,
-        converged=bool(gap <= CLOSED_FORM_RTOL * max(abs(objective), float(yv @ yv) / n)),
+        converged=converged,
         seconds=time.perf_counter() - t0,
     )
 

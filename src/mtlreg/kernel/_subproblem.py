@@ -6,9 +6,11 @@ solve
     min_{v, a, c0}  (1/N) ||y - Phi v - X a - c0||^2 + lam * sum_k sqrt(v_k^2 + c_k^2),
 
 (the affine part only with a skip connection). When every c_k > 0 the objective is
-smooth and strictly convex in v and is minimised by damped Newton's method to machine
-precision, started from the RKHS solution; if some c_k = 0 (a neuron only this task
-uses) the term is lam |v_k| and accelerated proximal gradient is used instead.
+smooth and strictly convex in v and is minimised by damped Newton's method, started
+from the RKHS solution (the Newton system is solved in the features' singular basis,
+so the curvature lam c_k^2 / eta_k^3 of directions the fit does not see survives at
+tiny lam); if some c_k = 0 (a neuron only this task uses) the term is lam |v_k| and
+accelerated proximal gradient is used instead (slow at tiny lam: check ``converged``).
 
 This is the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` of
 one task with penalty = sum_k sqrt(v_k^2 + c_k^2) (the network's weight decay with the
@@ -21,7 +23,10 @@ is a lower bound on the optimum (the conjugate of sqrt(v^2 + c^2) is
 -c sqrt(1 - s^2) on |s| <= 1). The residual of the returned function times 2/N,
 projected onto the affine part's complement (and moved to the g the optimality
 condition gives, see ``_lower_bound``) and scaled into |g_k| <= lam, is dual optimal
-at the optimum; its value is the result's ``lower_bound``. Derivation: docs/theory.md §5.3.
+at the optimum; the lam -> 0 limit (the least-squares residual's point) is tried too,
+and the best value of the points orthogonal to the affine part to rounding is the
+result's ``lower_bound`` (D(0) = lam sum_k c_k if none is). ``converged`` means the
+verified relative gap is at most ``gap_tol``. Derivation: docs/theory.md §5.3.
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ import scipy.linalg
 from numpy.typing import ArrayLike, NDArray
 from sklearn.exceptions import ConvergenceWarning
 
-from mtlreg._result import GapFromBound
+from mtlreg._result import GapFromBound, relative_gap
 from mtlreg._validation import check_int, check_number, check_targets
+from mtlreg.kernel._dualpoint import AffineProjection, FeatureRange, fit_affine, verified_bound
 from mtlreg.kernel._kernel import InducedKernel
-from mtlreg.kernel._rkhs import AffineProjection, fit_affine, rkhs_solve
+from mtlreg.kernel._rkhs import rkhs_solve
 from mtlreg.model import ShallowReLUNet
 
 
@@ -62,14 +68,17 @@ class SubproblemSolution(GapFromBound):
     objective
         fit + lam * penalty.
     lower_bound
-        The dual value D(alpha) of the module docstring at the residual's dual point:
-        a proven lower bound on the optimum (up to rounding); ``gap = objective -
-        lower_bound`` is never clipped.
+        The best dual value D(alpha) of the module docstring over the dual points of
+        ``_lower_bound`` that pass the affine check: a proven lower bound on the
+        optimum (up to rounding); ``gap = objective - lower_bound`` is never clipped.
     method
         ``"newton"`` or ``"proximal"``.
-    n_iter, converged
-        Solver iterations and whether the stopping rule was met (a Newton decrement, or
-        a proximal step, below ``tol``; the dual gap is measured, not used to stop).
+    n_iter
+        Solver iterations (Newton steps or proximal steps).
+    converged
+        Whether the verified relative gap ``|relative_gap|`` is at most ``gap_tol``
+        (the iteration itself stops on a Newton decrement, or a proximal step, below
+        ``tol``; that rule alone is not a certificate).
     seconds
         Wall-clock seconds of the solve.
     """
@@ -149,13 +158,14 @@ def exact_subproblem(
     *,
     tol: float = 1e-15,
     max_iter: int = 500,
+    gap_tol: float = 1e-9,
 ) -> SubproblemSolution:
     """Solve task ``kernel.task``'s exact subproblem on (X, y).
 
     Minimises the package objective ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty``
     with penalty = sum_k sqrt(v_k^2 + c_k^2) (module docstring) and certifies the result
-    by a dual point (``lower_bound``, ``gap``). A ``ConvergenceWarning`` states the gap
-    reached when the stopping rule is not met within ``max_iter``.
+    by a dual point (``lower_bound``, ``gap``); ``converged`` means the relative gap is
+    at most ``gap_tol``, and a ``ConvergenceWarning`` states the gap reached otherwise.
 
     Parameters
     ----------
@@ -170,40 +180,60 @@ def exact_subproblem(
         objective's distance to its minimum) is below ``tol`` times the objective.
     max_iter
         Iteration budget (Newton steps, or 100 times as many proximal steps).
+    gap_tol
+        ``converged`` is True exactly when the verified relative duality gap
+        ``|objective - lower_bound| / objective`` is at most ``gap_tol``.
 
     Returns
     -------
     SubproblemSolution
         The solution, on the package result protocol (:mod:`mtlreg._result`).
+
+    Warns
+    -----
+    ConvergenceWarning
+        When the relative gap is above ``gap_tol``: the gap reached and whether the
+        stopping rule was met within ``max_iter``.
     """
     t0 = time.perf_counter()
     x, yv, phi_p, y_p, lam = _setup(kernel, X, y, lam)
     if lam <= 0:
         raise ValueError(f"Parameter `lam` should be > 0. Found {lam!r}.")
     tol = check_number(tol, "tol", low=0.0)
+    gap_tol = check_number(gap_tol, "gap_tol", low=0.0)
     max_iter = check_int(max_iter, "max_iter", low=1)
     c = kernel.weights
     n = x.shape[0]
+    proj = AffineProjection.of(x, kernel.skip)
+    phi = kernel.features(x)
+    frange = FeatureRange.of(phi, proj)
     if np.all(c > 0):
-        v0 = rkhs_solve(kernel, x, yv, lam).v
-        v, iters, ok = _newton(phi_p, y_p, c, lam, v0, tol, max_iter)
+        with warnings.catch_warnings():  # a warm start: its own certificate does not matter
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            v0 = rkhs_solve(kernel, x, yv, lam).v
+        v, iters, ok = _newton(phi_p, y_p, c, lam, v0, tol, max_iter, frange.tol)
         method = "newton"
     else:
         v, iters, ok = _proximal(phi_p, y_p, c, lam, tol, 100 * max_iter)
         method = "proximal"
-    phi = kernel.features(x)
     a, intercept = fit_affine(x, yv - phi @ v, kernel.skip)
     resid = yv - phi @ v - x @ a - intercept
     fit = float(resid @ resid) / n
     penalty = float(np.hypot(v, c).sum())
     objective = fit + lam * penalty
-    proj = AffineProjection.of(x, kernel.skip)
-    lower = _lower_bound(proj.project(resid) * (2.0 / n), yv, phi, phi_p, v, c, lam)
-    if not ok:
+    fallback = lam * float(c.sum())  # D_E(0): every point of the primal is above it
+    lower = _lower_bound(resid, yv, phi, frange, proj, v, c, lam)
+    scale = max(abs(objective), 1e-300)
+    lower, verified = verified_bound(objective, lower, fallback, scale, gap_tol)
+    rel = relative_gap(objective - lower, objective)
+    converged = verified and abs(rel) <= gap_tol
+    if not converged:
+        rule = "met" if ok else f"not met after {iters} iterations (raise max_iter)"
+        why = "" if verified else " (the dual bound exceeded the objective: bound at alpha = 0)"
         warnings.warn(
-            f"exact_subproblem ({method}) stopped after {iters} iterations without meeting "
-            f"its stopping rule (tol={tol:.3g}); objective {objective:.6g}, duality gap "
-            f"{objective - lower:.3g}. Raise max_iter.",
+            f"exact_subproblem ({method}, lam={lam:.3g}): relative duality gap {rel:.3g} "
+            f"(duality gap {objective - lower:.3g} on objective {objective:.6g}) is above "
+            f"gap_tol={gap_tol:.3g}{why}; the stopping rule (tol={tol:.3g}) was {rule}.",
             ConvergenceWarning,
             stacklevel=2,
         )
@@ -219,33 +249,47 @@ def exact_subproblem(
         lower_bound=lower,
         method=method,
         n_iter=iters,
-        converged=ok,
+        converged=converged,
         seconds=time.perf_counter() - t0,
     )
 
 
 def _lower_bound(
-    alpha: NDArray[np.float64],
+    resid: NDArray[np.float64],
     y: NDArray[np.float64],
     phi: NDArray[np.float64],
-    phi_p: NDArray[np.float64],
+    frange: FeatureRange,
+    proj: AffineProjection,
     v: NDArray[np.float64],
     c: NDArray[np.float64],
     lam: float,
 ) -> float:
-    """The better of two dual points: the residual's ``alpha`` and ``alpha`` moved by
-    a least-norm step in range(P Phi) to g_k = lam v_k / sqrt(v_k^2 + c_k^2), the value
-    the optimality condition gives (the residual alone is orthogonal to the features
-    only to rounding times their condition number, which is not enough when lam is tiny).
-    Both stay orthogonal to the affine part; ``phi_p`` is P Phi.
+    """The best D_E value over three dual points (each scaled into |g_k| <= lam by
+    ``_dual_value``), counting only those orthogonal to the affine part to rounding:
+
+    1. the residual's point ``alpha = (2/N) P resid``;
+    2. ``alpha`` moved by the least-norm step in the numerical range of P Phi to
+       g_k = lam v_k / sqrt(v_k^2 + c_k^2), the value the optimality condition gives
+       (the residual alone is orthogonal to the features only to rounding times their
+       condition number, which is not enough when lam is tiny);
+    3. the lam -> 0 limit: ``(2/N)`` times the least-squares residual of y on the
+       affine part and the numerical range of the features (g = 0 to rounding), whose
+       value is the least-squares optimum plus lam sum_k c_k.
+
+    Without a feasible point the bound is D_E(0) = lam sum_k c_k.
     """
+    n = y.shape[0]
+    alpha = (2.0 / n) * proj.project(resid)
     g = phi.T @ alpha
     h = np.hypot(v, c)
     with np.errstate(invalid="ignore", divide="ignore"):
         target = np.where(h > 0, lam * v / np.where(h > 0, h, 1.0), np.clip(g, -lam, lam))
-    step = np.linalg.lstsq(phi_p.T, g - target, rcond=None)[0] if phi_p.size else 0.0
-    moved = alpha - step
-    return max(_dual_value(alpha, y, phi, c, lam), _dual_value(moved, y, phi, c, lam))
+    moved = proj.project(alpha - frange.least_norm(g - target))
+    limit = (2.0 / n) * frange.project_off(y)
+    ref = (2.0 / n) * float(np.linalg.norm(y))
+    points = (alpha, moved, limit)
+    values = [_dual_value(p, y, phi, c, lam) for p in points if proj.feasible(p, ref)]
+    return max([lam * float(c.sum()), *values])
 
 
 def _dual_value(
@@ -277,10 +321,24 @@ def _newton(
     v: NDArray[np.float64],
     tol: float,
     max_iter: int,
+    rank_tol: float = 0.0,
 ) -> tuple[NDArray[np.float64], int, bool]:
-    """Damped Newton with Armijo backtracking on the smooth strictly convex objective."""
-    n = phi.shape[0]
-    gram = (2.0 / n) * (phi.T @ phi)
+    """Damped Newton with Armijo backtracking on the smooth strictly convex objective.
+
+    The Newton system is solved in the right singular basis of ``phi`` (= P Phi), where
+    the fit's Hessian is diag((2/N) s^2) with the singular values at or below
+    ``rank_tol`` set to 0 (rounding, as in ``FeatureRange``), and after a symmetric
+    diagonal scaling. In the original basis a direction the fit does not see (duplicate
+    features, more neurons than points) has curvature lam c_k^2 / eta_k^3 only, below
+    the rounding of the Gram matrix when lam is tiny; a Cholesky or least-squares solve
+    there loses it and Newton stops early (a gap of 23 % at lam = 1e-12 with a duplicate
+    neuron).
+    """
+    n, k = phi.shape
+    _, s, Vt = np.linalg.svd(phi, full_matrices=True)
+    curv = np.zeros(k)
+    curv[: s.size] = np.where(s > rank_tol, (2.0 / n) * s**2, 0.0)
+    seen = curv > 0
 
     def value(u: NDArray[np.float64]) -> float:
         r = y - phi @ u
@@ -289,13 +347,18 @@ def _newton(
     f = value(v)
     for it in range(1, max_iter + 1):
         eta = np.hypot(v, c)
-        grad = -(2.0 / n) * (phi.T @ (y - phi @ v)) + lam * v / eta
-        hess = gram + np.diag(lam * c**2 / eta**3)
+        fit_grad = Vt @ (-(2.0 / n) * (phi.T @ (y - phi @ v)))
+        grad = np.where(seen, fit_grad, 0.0) + Vt @ (lam * v / eta)
+        hess = np.diag(curv) + (Vt * (lam * c**2 / eta**3)) @ Vt.T
+        hess = 0.5 * (hess + hess.T)
+        scale = 1.0 / np.sqrt(np.maximum(np.diag(hess), 1e-300))
+        scaled = hess * scale[:, None] * scale[None, :]
         try:
-            step = -scipy.linalg.cho_solve(scipy.linalg.cho_factor(hess), grad)
+            step = -scale * scipy.linalg.cho_solve(scipy.linalg.cho_factor(scaled), scale * grad)
         except np.linalg.LinAlgError:  # numerically singular (c_k << |v_k|): least squares
-            step = -np.linalg.lstsq(hess, grad, rcond=None)[0]
+            step = -scale * np.linalg.lstsq(scaled, scale * grad, rcond=None)[0]
         decrement = float(-grad @ step)
+        step = Vt.T @ step
         if decrement / 2.0 <= tol * max(abs(f), 1e-300):
             return v, it, True
         t = 1.0
