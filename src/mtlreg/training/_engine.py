@@ -270,7 +270,9 @@ def _segment(
         w[j] = w[j] + (mj * step) / (np.sqrt(max(sj, tiny)) / bc2_sqrt + eps)
 
 
-_KERNEL: list[Callable[..., None]] = []
+#: The compiled :func:`_fused_update` once built (an entry ``None`` selects the PyTorch
+#: operations instead, as tests do to compare the two).
+_KERNEL: list[Callable[..., None] | None] = []
 
 
 def _kernel() -> Callable[..., None] | None:
