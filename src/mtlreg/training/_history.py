@@ -79,15 +79,19 @@ class TrainResult(GapFromBound):
     history
         Logged objective, fit, penalty, VV norm and active neurons.
     converged
-        Exact 1-D path: the relative duality gap, measured on the original problem, is
-        at most ``tol``. Gradient recipes: the stopping rule held (relative objective
-        change over 1000 steps of the final phase at most ``tol``); this is
-        stationarity, not a certificate.
+        Exact 1-D and certified paths: the relative gap to a proven lower bound,
+        measured on the original problem, is at most ``tol`` (``max(tol, 1e-9)`` for
+        the certified solver). Gradient recipes: the stopping rule held (relative
+        objective change over 1000 steps of the final phase at most ``tol``); this is
+        stationarity, not a certificate. Under ``auto`` such a network may still carry
+        a proven ``lower_bound`` (``config["certified"]`` says whether its gap is
+        certified).
     objective, fit, penalty
         Final objective = fit + lam * penalty, measured on the original data.
     lower_bound
-        A proven lower bound on the optimum over all networks (exact 1-D path);
-        ``nan`` for gradient recipes, which have none.
+        A proven lower bound on the optimum over all networks (exact 1-D and
+        certified paths, and ``auto``'s gradient fallback where a bound was
+        computed); ``nan`` otherwise.
     n_iter, seconds
         Iterations taken (optimiser steps, or the exact solver's iterations) and
         wall-clock time. ``steps`` is an alias of ``n_iter``.

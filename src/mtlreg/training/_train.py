@@ -83,8 +83,8 @@ def train_many(
         The :class:`Problem` list (data, width, lam, seed, skip, init,
         task_reduction, lr, start network).
     method
-        A recipe of :data:`RECIPES`: ``"auto"``, ``"exact"``, ``"continuation"`` or
-        ``"adam"`` (see :func:`mtlreg.train`).
+        A recipe of :data:`RECIPES`: ``"auto"``, ``"exact"``, ``"certified"``,
+        ``"continuation"`` or ``"adam"`` (see :func:`mtlreg.train`).
     max_steps, tol, restarts, lam_start, lr_decay, prune, device, dtype, log_every, progress
         As for :func:`mtlreg.train`.
     callback
@@ -216,18 +216,34 @@ def train(
     seed
         Seed of the initialisation (``None``: fresh entropy).
     method
-        ``"auto"`` (default): for 1-D inputs with the skip connection, the exact
-        global minimiser (``"exact"``), provided ``width`` holds its knots; otherwise
-        ``"continuation"``.
+        ``"auto"`` (default): the certified global optimum wherever it can be computed,
+        gradient training elsewhere. In order: for 1-D inputs with the skip connection
+        (and no ``net``) the exact optimum (``"exact"``) if ``width`` holds its knots;
+        for inputs of a dimension in :data:`mtlreg.convex.EXACT_DIMS`, no ``net``,
+        ``lam > 0`` and at most 200 (d = 1), 100 (d = 2) or 30 (d = 3) samples, the
+        certified optimum (``"certified"``) if it is certified within 30 s and ``width``
+        holds its neurons; otherwise ``"continuation"``. Where an exact or certified
+        solve ran but could not answer (``width`` too small, budget spent), the result
+        is the better of the trained and the solver's network (if it fits), with the
+        best proven ``lower_bound`` (valid for every network of the problem, of any
+        width). ``config["solver"]`` names what produced the network (``"exact-1d"``,
+        ``"certified-cg"``, ``"continuation"``), ``config["certified"]`` whether its
+        measured relative gap is at most ``max(tol, 1e-9)``; ``converged`` keeps the
+        meaning of that solver. To train a network by gradient descent in d <= 3, pass
+        ``method="continuation"``.
         ``"exact"``: :func:`mtlreg.univariate.weight_decay_optimum` (a convex problem
         in the fitted values, certified by a duality gap; milliseconds), solved in a
         rescaled space and verified on the original data (docs/theory.md §3). It does
         not depend on ``seed``, and the step, learning-rate, restart and init options
         do not apply to it (``callback`` is called once).
-        ``"certified"``: the certified global optimum for inputs of dimension 1 or 2
-        and any number of outputs (:func:`mtlreg.convex.solve`, column generation
-        with an exact dual oracle; docs/certified.md), padded to ``width`` (which must
-        hold its neurons); ``lower_bound`` is its certified bound.
+        ``"certified"``: the certified global optimum for inputs of a dimension in
+        :data:`mtlreg.convex.EXACT_DIMS` and any number of outputs
+        (:func:`mtlreg.convex.solve`, column generation with an exact dual oracle;
+        docs/certified.md), solved at unit input and label scale, its neurons
+        compacted (same activation pattern on the data and parallel output weights
+        merged) and padded to ``width`` (which must hold them); ``lower_bound`` is its
+        certified bound. It stops at a certified relative gap of ``max(tol, 1e-9)`` or
+        after 60 s.
         ``"continuation"``: gradient training. The problem is first rescaled to unit
         input and label scale (an exact symmetry of the objective at balanced
         points), then Adam runs with a continuation in lam (from ``lam_start`` down
@@ -249,7 +265,9 @@ def train(
         and ``converged`` is set once the relative change of the objective over those
         steps is at most ``tol`` (``0``: run ``max_steps``); for the exact 1-D
         solution, ``converged`` means the relative duality gap on the original
-        problem is at most ``tol``.
+        problem is at most ``tol``; for the certified solver (``"certified"``, and
+        ``auto``'s certified step) it is the certified relative gap at which column
+        generation stops, floored at 1e-9 (``tol=0`` means 1e-9 there).
     init
         ``"data"``: hyperplanes through random training inputs or random points of
         the data's bounding box (our choice); ``"torch"``: PyTorch's default init.
