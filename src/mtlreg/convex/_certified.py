@@ -423,15 +423,26 @@ def _slide(
     lam: float,
     free: _Free,
     maxiter: int,
+    mov: NDArray[np.bool_] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """L-BFGS on the directions and coefficients of neurons with fixed pivots."""
+    """L-BFGS on the directions and coefficients of neurons with fixed pivots.
+
+    Only the directions of the neurons in ``mov`` (default: all) move; every
+    coefficient does.
+    """
     n, d = x.shape
     k, t = v.shape
+    idx = np.arange(k) if mov is None else np.flatnonzero(mov)
+    m = len(idx)
     diff = x[None, :, :] - x[piv][:, None, :]  # (K, N, d)
 
+    def unpack(theta: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        w = dirs.copy()
+        w[idx] = theta[: m * d].reshape(m, d)
+        return w, theta[m * d :].reshape(k, t)
+
     def fun(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        w = theta[: k * d].reshape(k, d)
-        vv = theta[k * d :].reshape(k, t)
+        w, vv = unpack(theta)
         wn = np.maximum(np.linalg.norm(w, axis=1), 1e-300)
         u = w / wn[:, None]
         pre = np.einsum("knd,kd->nk", diff, u)
@@ -440,13 +451,13 @@ def _slide(
         vn = np.maximum(np.linalg.norm(vv, axis=1), 1e-300)
         val = float((r * r).sum()) / n + lam * float(vn.sum())
         gv = -(2.0 / n) * (phi.T @ r) + lam * vv / vn[:, None]
-        gphi = -(2.0 / n) * (r @ vv.T) * (pre > 0)  # (N, K)
-        gu = np.einsum("nk,knd->kd", gphi, diff)
-        gu -= (gu * u).sum(axis=1, keepdims=True) * u
-        gw = gu / wn[:, None]
+        gphi = -(2.0 / n) * (r @ vv[idx].T) * (pre[:, idx] > 0)  # (N, m)
+        gu = np.einsum("nk,knd->kd", gphi, diff[idx])
+        gu -= (gu * u[idx]).sum(axis=1, keepdims=True) * u[idx]
+        gw = gu / wn[idx, None]
         return val, np.concatenate([gw.ravel(), gv.ravel()])
 
-    theta0 = np.concatenate([dirs.ravel(), v.ravel()])
+    theta0 = np.concatenate([dirs[idx].ravel(), v.ravel()])
     res = scipy.optimize.minimize(
         fun,
         theta0,
@@ -454,9 +465,9 @@ def _slide(
         method="L-BFGS-B",
         options={"maxiter": maxiter, "ftol": 1e-16, "gtol": 1e-13, "maxcor": 30},
     )
-    w = res.x[: k * d].reshape(k, d)
+    w, vv = unpack(res.x)
     w = w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-300)
-    return w, res.x[k * d :].reshape(k, t).copy()
+    return w, vv.copy()
 
 
 def _targets(Y: ArrayLike, n: int) -> NDArray[np.float64]:
@@ -685,7 +696,13 @@ class _Atoms:
             masks = np.einsum("knd,kd->kn", x[None, :, :] - x[piv][:, None, :], wm) > 0
         else:
             lo = hi = theta = np.zeros(len(piv))
-            slide = np.zeros(len(piv), dtype=bool)
+            # d = 3: a direction on a great circle (through a second data point) sits at
+            # a kink and stays; d >= 4 (sampled): every direction slides
+            slide = (
+                orc.interior[sel].copy()
+                if orc.interior is not None
+                else np.ones(len(piv), dtype=bool)
+            )
             masks = np.zeros((len(piv), n), dtype=bool)
         return _Atoms(
             np.concatenate([self.piv, piv]),
@@ -782,7 +799,9 @@ def _column_generation(
             else:  # never accept a slide that the true features say made things worse
                 atoms.theta, atoms.slide, atoms.dirs = saved
         elif d >= 3:
-            atoms.dirs, v = _slide(x, b, atoms.piv, atoms.dirs, v, lam, free, maxiter=_SLIDE_ITER)
+            atoms.dirs, v = _slide(
+                x, b, atoms.piv, atoms.dirs, v, lam, free, maxiter=_SLIDE_ITER, mov=atoms.slide
+            )
         atoms, v = _merge_duplicates(x, atoms, v)
         a = free(_features(x, atoms.piv, atoms.dirs))
         v = _group_lasso(a, b, v, lam, 1e-13 * scale, conic=False)
