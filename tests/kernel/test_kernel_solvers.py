@@ -259,8 +259,8 @@ def test_exact_lower_bound_is_tight_for_tiny_lam(lam: float) -> None:
 
 
 def test_exact_subproblem_out_of_budget_warns_and_keeps_a_valid_bound() -> None:
-    """One Newton step with tol=0 does not meet the stopping rule: not converged, a
-    ConvergenceWarning with the gap, and a bound still below the optimum."""
+    """One Newton step with tol=0 does not reach a relative gap of 1e-9: not converged,
+    a ConvergenceWarning with the gap, and a bound still below the optimum."""
     kernel = _random_kernel(12, 3, 3, skip=True, seed=7)
     X, y = _data(16, 3, 7)
     lam = 1e-3

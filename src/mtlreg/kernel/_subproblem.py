@@ -211,7 +211,7 @@ def exact_subproblem(
         with warnings.catch_warnings():  # a warm start: its own certificate does not matter
             warnings.simplefilter("ignore", ConvergenceWarning)
             v0 = rkhs_solve(kernel, x, yv, lam).v
-        v, iters, ok = _newton(phi_p, y_p, c, lam, v0, tol, max_iter, frange.tol)
+        v, iters, ok = _newton(phi_p, y_p, c, lam, v0, tol, max_iter, frange.s, frange.tol)
         method = "newton"
     else:
         v, iters, ok = _proximal(phi_p, y_p, c, lam, tol, 100 * max_iter)
@@ -321,24 +321,31 @@ def _newton(
     v: NDArray[np.float64],
     tol: float,
     max_iter: int,
-    rank_tol: float = 0.0,
+    s: NDArray[np.float64],
+    rank_tol: float,
 ) -> tuple[NDArray[np.float64], int, bool]:
     """Damped Newton with Armijo backtracking on the smooth strictly convex objective.
 
-    The Newton system is solved in the right singular basis of ``phi`` (= P Phi), where
-    the fit's Hessian is diag((2/N) s^2) with the singular values at or below
-    ``rank_tol`` set to 0 (rounding, as in ``FeatureRange``), and after a symmetric
-    diagonal scaling. In the original basis a direction the fit does not see (duplicate
-    features, more neurons than points) has curvature lam c_k^2 / eta_k^3 only, below
-    the rounding of the Gram matrix when lam is tiny; a Cholesky or least-squares solve
-    there loses it and Newton stops early (a gap of 23 % at lam = 1e-12 with a duplicate
-    neuron).
+    Unless ``phi`` (= P Phi) is well conditioned (its singular values ``s``, all above
+    ``rank_tol``, within a factor 1e4), the Newton system is solved in the right
+    singular basis of ``phi``, where the fit's Hessian is diag((2/N) s^2) with the
+    singular values at or below ``rank_tol`` set to 0 (rounding, as in
+    ``FeatureRange``), after a symmetric diagonal scaling. In the original basis a
+    direction the fit does not see (duplicate features, more neurons than points) has
+    curvature lam c_k^2 / eta_k^3 only, below the rounding of the Gram matrix when lam
+    is tiny; a Cholesky or least-squares solve there loses it and Newton stops early
+    (a gap of 23 % at lam = 1e-12 with a duplicate neuron).
     """
     n, k = phi.shape
-    _, s, Vt = np.linalg.svd(phi, full_matrices=True)
-    curv = np.zeros(k)
-    curv[: s.size] = np.where(s > rank_tol, (2.0 / n) * s**2, 0.0)
-    seen = curv > 0
+    rot: NDArray[np.float64] | None = None  # the basis change (None: the original basis)
+    if s.size == k and s[-1] > 1e-4 * s[0]:
+        gram = (2.0 / n) * (phi.T @ phi)
+    else:
+        _, sv, rot = np.linalg.svd(phi, full_matrices=True)
+        curv = np.zeros(k)
+        curv[: sv.size] = np.where(sv > rank_tol, (2.0 / n) * sv**2, 0.0)
+        gram = np.diag(curv)
+        seen = curv > 0
 
     def value(u: NDArray[np.float64]) -> float:
         r = y - phi @ u
@@ -347,10 +354,15 @@ def _newton(
     f = value(v)
     for it in range(1, max_iter + 1):
         eta = np.hypot(v, c)
-        fit_grad = Vt @ (-(2.0 / n) * (phi.T @ (y - phi @ v)))
-        grad = np.where(seen, fit_grad, 0.0) + Vt @ (lam * v / eta)
-        hess = np.diag(curv) + (Vt * (lam * c**2 / eta**3)) @ Vt.T
-        hess = 0.5 * (hess + hess.T)
+        fit_grad = -(2.0 / n) * (phi.T @ (y - phi @ v))
+        curvature = lam * c**2 / eta**3
+        if rot is None:
+            grad = fit_grad + lam * v / eta
+            hess = gram + np.diag(curvature)
+        else:
+            grad = np.where(seen, rot @ fit_grad, 0.0) + rot @ (lam * v / eta)
+            hess = gram + (rot * curvature) @ rot.T
+            hess = 0.5 * (hess + hess.T)
         scale = 1.0 / np.sqrt(np.maximum(np.diag(hess), 1e-300))
         scaled = hess * scale[:, None] * scale[None, :]
         try:
@@ -358,7 +370,8 @@ def _newton(
         except np.linalg.LinAlgError:  # numerically singular (c_k << |v_k|): least squares
             step = -scale * np.linalg.lstsq(scaled, scale * grad, rcond=None)[0]
         decrement = float(-grad @ step)
-        step = Vt.T @ step
+        if rot is not None:
+            step = rot.T @ step
         if decrement / 2.0 <= tol * max(abs(f), 1e-300):
             return v, it, True
         t = 1.0
