@@ -191,3 +191,30 @@ def test_a_dual_point_with_an_affine_component_fails_the_check() -> None:
     value = float(bad @ y) - n / 4.0 * float(bad @ bad)
     assert value > ls  # the invalid "bound" is above the optimum...
     assert not proj.feasible(bad, (2.0 / n) * float(np.linalg.norm(y)))  # ...and is rejected
+
+
+@pytest.mark.parametrize("lam", [0.0, 1e-9, 1e-3])
+def test_ill_conditioned_affine_part_never_overclaims(lam: float) -> None:
+    """Inputs offset by 1e3 with one coordinate squashed to 1e-6 (cond [X, 1] ~ 2e12):
+    the fit is computed to ~1e-8 only. Whatever is reported, the bound stays below the
+    objective and ``converged`` comes only with a gap at rounding."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((12, 2))
+    X[:, 1] *= 1e-6
+    X += 1e3
+    W = rng.standard_normal((6, 2))
+    W /= np.linalg.norm(W, axis=1, keepdims=True)
+    b = -(W @ X.mean(axis=0)) + rng.uniform(-0.5, 0.5, 6)
+    V = rng.standard_normal((6, 3))
+    kernel = InducedKernel(W, b, V, task_weights(V)[:, 0], 0, np.zeros((3, 2)), np.zeros(3))
+    y = rng.standard_normal(12)
+    scale = float(y @ y) / len(y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sols = [rkhs_solve(kernel, X, y, lam)]
+        if lam > 0:
+            sols.append(exact_subproblem(kernel, X, y, lam))
+    for sol in sols:
+        assert sol.lower_bound <= sol.objective + 1e-12 * scale
+        if sol.converged:
+            assert abs(sol.gap) <= 1e-9 * max(sol.objective, scale)

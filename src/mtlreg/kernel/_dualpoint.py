@@ -9,12 +9,16 @@ neuron active on every data point) projected off span[X, 1] leaves a vector of s
 vector (which is not orthogonal to the affine part) breaks both the solution and the
 bound. So:
 
-- :class:`AffineProjection` projects off the affine part twice (reorthogonalised) and
-  checks ``||Z^T alpha|| <= tol ||Z|| ||alpha||``;
+- :class:`AffineProjection` projects off the affine part twice (reorthogonalised),
+  with a basis computed from the standardised [X, 1] (same span, no needless
+  conditioning from offsets or scales of the inputs), and checks
+  ``||Z^T alpha|| <= tol ||Z|| ||alpha||``;
 - :class:`FeatureRange` keeps the singular values of the projected features above a
-  cutoff relative to the *unprojected* features' scale (rounding of the projection
-  lives there), and projects off span[affine part, kept range] with one orthonormal
-  basis, so the result is orthogonal to both to rounding.
+  cutoff relative to the scale at which the features were computed (the
+  pre-activations |x| |w_k| + |b_k|: the rounding of an affine feature and of its
+  projection lives there, not at the projected features' scale), and projects off
+  span[affine part, kept range] with one orthonormal basis, so the result is
+  orthogonal to both to rounding.
 
 A solver reports a dual value only for a point that passes these checks; otherwise
 it falls back to a weaker bound it can prove (the value at alpha = 0).
@@ -45,13 +49,13 @@ def _two_pass(basis: _Arr, M: _Arr) -> _Arr:
 class AffineProjection:
     """Orthonormal basis ``Q`` of the numerical range of Z = [X, 1] (empty without a skip).
 
-    ``kappa`` is the condition number of Z on that range (1 without a skip): the
-    basis, and so every projection, is accurate to about ``eps * kappa``.
+    ``Q`` comes from the SVD of [(X - mean) / std, 1], which spans the same space as Z;
+    a backward-stable basis leaves ``(I - Q Q^T) Z`` at rounding of Z whatever Z's
+    conditioning, so the checks below need no condition number.
     """
 
     Q: _Arr
     Z: _Arr
-    kappa: float
 
     def project(self, M: _Arr) -> _Arr:
         """Component of ``M`` (N,) or (N, k) orthogonal to the affine functions."""
@@ -60,7 +64,7 @@ class AffineProjection:
     @property
     def tolerance(self) -> float:
         """Largest relative violation ``||Z^T alpha|| / (||Z|| ||alpha||)`` taken as rounding."""
-        return 10.0 * max(self.Z.shape) * EPS * self.kappa
+        return 100.0 * max(self.Z.shape) * EPS
 
     def violation(self, alpha: _Arr, ref: float = 0.0) -> float:
         """``||Z^T alpha|| / (||Z||_2 max(||alpha||, ref))`` (0 without a skip or for 0).
@@ -84,12 +88,13 @@ class AffineProjection:
         """The projection for inputs ``X`` (N, d), with or without a skip connection."""
         n = X.shape[0]
         if not skip:
-            return cls(np.zeros((n, 0)), np.zeros((n, 0)), 1.0)
+            return cls(np.zeros((n, 0)), np.zeros((n, 0)))
         Z = np.hstack([X, np.ones((n, 1))])
-        U, s, _ = np.linalg.svd(Z, full_matrices=False)
+        spread = X.std(axis=0)
+        spread = np.where(spread > 0, spread, 1.0)
+        U, s, _ = np.linalg.svd(np.hstack([(X - X.mean(axis=0)) / spread, Z[:, -1:]]), False)
         rank = int((s > s[0] * max(Z.shape) * EPS).sum()) if s.size else 0
-        kappa = float(s[0] / s[rank - 1]) if rank else 1.0
-        return cls(U[:, :rank], Z, kappa)
+        return cls(U[:, :rank], Z)
 
 
 def fit_affine(X: _Arr, r: _Arr, skip: bool) -> tuple[_Arr, float]:
@@ -107,9 +112,10 @@ class FeatureRange:
     """The numerical range of the projected features P M (M: raw feature columns, N x k).
 
     The SVD ``P M = U diag(s) Vt`` keeps the singular values above
-    ``tol = max(N, k) * eps * kappa * ||M||_2``: the projection's rounding is relative to
-    the unprojected M (and to the affine basis' accuracy ``kappa``), not to the
-    largest projected singular value. ``basis`` is an orthonormal basis of
+    ``tol = max(N, k) * eps * scale``, ``scale`` the Frobenius norm of the magnitudes
+    the features were computed from (``rounding_scale``): the rounding of the
+    features and of their projection is relative to those, not to the largest
+    projected singular value. ``basis`` is an orthonormal basis of
     span[Q, U], built with Q first, so projecting off it leaves a vector orthogonal to
     the affine part and to the kept range to rounding.
     """
@@ -122,13 +128,12 @@ class FeatureRange:
     M: _Arr
 
     @classmethod
-    def of(cls, M: _Arr, proj: AffineProjection) -> FeatureRange:
-        """The numerical range of ``proj.project(M)``."""
+    def of(cls, M: _Arr, proj: AffineProjection, scale: float) -> FeatureRange:
+        """The numerical range of ``proj.project(M)``, rounding relative to ``scale``."""
         n, k = M.shape
         if M.size == 0:
             return cls(np.zeros((n, 0)), np.zeros(0), np.zeros((0, k)), 0.0, proj.Q, M)
-        scale = float(np.linalg.norm(M, 2))
-        tol = max(n, k) * EPS * proj.kappa * scale
+        tol = max(n, k) * EPS * max(scale, float(np.linalg.norm(M, 2)))
         U, s, Vt = np.linalg.svd(proj.project(M), full_matrices=False)
         keep = s > tol
         U, s, Vt = U[:, keep], s[keep], Vt[keep]
@@ -156,6 +161,13 @@ class FeatureRange:
             return False
         size = max(float(np.linalg.norm(alpha)), ref)
         return float(np.linalg.norm(self.M.T @ alpha)) <= 4.0 * self.tol * size
+
+
+def rounding_scale(X: _Arr, W: _Arr, b: _Arr, weights: _Arr) -> float:
+    """Frobenius norm of ``(|X| |W|^T + |b|) * sqrt(weights)``: the magnitudes the
+    (weighted) features relu(X W^T + b) are computed from, an upper bound on them."""
+    pre = np.abs(X) @ np.abs(W).T + np.abs(b)
+    return float(np.linalg.norm(pre * np.sqrt(weights)))
 
 
 def verified_bound(

@@ -49,7 +49,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 from mtlreg._result import GapFromBound
 from mtlreg._validation import check_number, check_targets
-from mtlreg.kernel._dualpoint import AffineProjection, FeatureRange, fit_affine, verified_bound
+from mtlreg.kernel._dualpoint import (
+    AffineProjection,
+    FeatureRange,
+    fit_affine,
+    rounding_scale,
+    verified_bound,
+)
 from mtlreg.kernel._kernel import InducedKernel
 from mtlreg.model import ShallowReLUNet
 
@@ -176,7 +182,8 @@ def rkhs_solve(kernel: InducedKernel, X: ArrayLike, y: ArrayLike, lam: float) ->
     root = np.sqrt(c[act])
     # the numerical range of P Phi diag(sqrt c): singular values at the rounding of the
     # projection (relative to the unprojected features) are not features
-    rng_ = FeatureRange.of(phi[:, act] * root, proj)
+    scale = rounding_scale(x, kernel.W[act], kernel.b[act], c[act])
+    rng_ = FeatureRange.of(phi[:, act] * root, proj, scale)
     yp = proj.project(yv)
     mu = n * lam / 2.0
     v = np.zeros(kernel.n_neurons)
@@ -208,7 +215,13 @@ def rkhs_solve(kernel: InducedKernel, X: ArrayLike, y: ArrayLike, lam: float) ->
     gap = objective - lower
     converged = verified and abs(gap) <= CLOSED_FORM_RTOL * scale
     if not converged:
-        why = "" if verified else " (dual point infeasible: the bound is its value at alpha = 0)"
+        why = (
+            ""
+            if verified
+            else " (dual point infeasible: the bound is its value at alpha = 0)"
+            if not feasible
+            else " (dual value above the objective: the bound is its value at alpha = 0)"
+        )
         warnings.warn(
             f"rkhs_solve (lam={lam:.3g}): duality gap {gap:.3g} on objective {objective:.6g} "
             f"is not within {CLOSED_FORM_RTOL:.0e} of max(objective, (1/N)||y||^2) = "

@@ -42,7 +42,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 from mtlreg._result import GapFromBound, relative_gap
 from mtlreg._validation import check_int, check_number, check_targets
-from mtlreg.kernel._dualpoint import AffineProjection, FeatureRange, fit_affine, verified_bound
+from mtlreg.kernel._dualpoint import (
+    AffineProjection,
+    FeatureRange,
+    fit_affine,
+    rounding_scale,
+    verified_bound,
+)
 from mtlreg.kernel._kernel import InducedKernel
 from mtlreg.kernel._rkhs import rkhs_solve
 from mtlreg.model import ShallowReLUNet
@@ -206,7 +212,8 @@ def exact_subproblem(
     n = x.shape[0]
     proj = AffineProjection.of(x, kernel.skip)
     phi = kernel.features(x)
-    frange = FeatureRange.of(phi, proj)
+    ones = np.ones(kernel.n_neurons)
+    frange = FeatureRange.of(phi, proj, rounding_scale(x, kernel.W, kernel.b, ones))
     if np.all(c > 0):
         with warnings.catch_warnings():  # a warm start: its own certificate does not matter
             warnings.simplefilter("ignore", ConvergenceWarning)
