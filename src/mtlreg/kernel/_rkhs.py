@@ -13,8 +13,8 @@ projecting onto the orthogonal complement of span[X, 1]. Neurons with c_k = 0 ca
 an infinite penalty and get v_k = 0. With lam = 0 the solution is the minimum-RKHS-norm
 interpolant (minimum-norm least squares if the data cannot be interpolated). The
 features are used through their numerical range: singular values of the projected
-features at the rounding of the projection, relative to the *unprojected* features
-(``mtlreg.kernel._dualpoint.FeatureRange``), are dropped. A neuron active on every
+features at rounding relative to the magnitudes the features are computed from,
+|x| |w_k| + |b_k| (``mtlreg.kernel._dualpoint.FeatureRange``), are dropped. A neuron active on every
 data point has a feature that is affine on the data; with a skip connection its
 projection is rounding, and inverting it gave weights ~1e12 and an objective below
 the least-squares optimum.
@@ -181,7 +181,7 @@ def rkhs_solve(kernel: InducedKernel, X: ArrayLike, y: ArrayLike, lam: float) ->
     phi = kernel.features(x)
     root = np.sqrt(c[act])
     # the numerical range of P Phi diag(sqrt c): singular values at the rounding of the
-    # projection (relative to the unprojected features) are not features
+    # features and their projection (relative to the pre-activations) are not features
     scale = rounding_scale(x, kernel.W[act], kernel.b[act], c[act])
     rng_ = FeatureRange.of(phi[:, act] * root, proj, scale)
     yp = proj.project(yv)
