@@ -368,8 +368,9 @@ def test_train_certified_recipe_returns_the_certified_optimum() -> None:
         assert res.objective == pytest.approx(res.fit + lam * res.penalty, rel=1e-12)
         if not skip:
             assert res.objective == pytest.approx(sol.objective, rel=1e-6)
+    d = max(EXACT_DIMS) + 1  # the first dimension without an exact oracle
     with pytest.raises(ValueError, match="Parameter `method`"):
-        mtlreg.train(np.zeros((4, 3)), np.zeros(4), width=4, lam=lam, method="certified")
+        mtlreg.train(np.zeros((4, d)), np.zeros(4), width=4, lam=lam, method="certified")
     with pytest.raises(ValueError, match="Parameter `width`"):
         mtlreg.train(TWO_SQUARES, Y, width=1, lam=lam, skip=False, method="certified")
 
