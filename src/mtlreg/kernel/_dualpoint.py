@@ -170,16 +170,21 @@ def rounding_scale(X: _Arr, W: _Arr, b: _Arr, weights: _Arr) -> float:
     return float(np.linalg.norm(pre * np.sqrt(weights)))
 
 
+#: A dual value above the objective of a computed function by more than this times the
+#: problem's scale is not rounding: the point or the objective is wrong.
+ROUNDING_RTOL = 1e-12
+
+
 def verified_bound(
-    objective: float, lower: float, fallback: float, scale: float, rtol: float
+    objective: float, lower: float, fallback: float, scale: float
 ) -> tuple[float, bool]:
     """The bound to report and whether it was verified.
 
     ``lower`` (a dual value at a feasible point) is kept unless it exceeds
-    ``objective`` by more than ``rtol * scale``; a bound above the objective of a
-    computed function is not a lower bound, and ``fallback`` (a weaker bound proven
-    without rounding-sensitive constraints) is reported instead, unverified.
+    ``objective`` by more than ``ROUNDING_RTOL * scale``; a bound above the objective
+    of a computed function is not a lower bound, and ``fallback`` (a weaker bound
+    proven without rounding-sensitive constraints) is reported instead, unverified.
     """
-    if np.isfinite(lower) and lower <= objective + rtol * scale:
+    if np.isfinite(lower) and lower <= objective + ROUNDING_RTOL * scale:
         return lower, True
     return fallback, False

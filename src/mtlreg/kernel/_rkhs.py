@@ -210,7 +210,7 @@ def rkhs_solve(kernel: InducedKernel, X: ArrayLike, y: ArrayLike, lam: float) ->
     fallback = lam * c_sum
     lower = _dual_value(alpha, yv, phi[:, act], c[act], lam, c_sum) if feasible else fallback
     scale = max(abs(objective), float(yv @ yv) / n)
-    lower, valid = verified_bound(objective, lower, fallback, scale, CLOSED_FORM_RTOL)
+    lower, valid = verified_bound(objective, lower, fallback, scale)
     verified = feasible and valid
     gap = objective - lower
     converged = verified and abs(gap) <= CLOSED_FORM_RTOL * scale

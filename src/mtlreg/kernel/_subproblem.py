@@ -231,7 +231,7 @@ def exact_subproblem(
     fallback = lam * float(c.sum())  # D_E(0): every point of the primal is above it
     lower = _lower_bound(resid, yv, phi, frange, proj, v, c, lam)
     scale = max(abs(objective), 1e-300)
-    lower, verified = verified_bound(objective, lower, fallback, scale, gap_tol)
+    lower, verified = verified_bound(objective, lower, fallback, scale)
     rel = relative_gap(objective - lower, objective)
     converged = verified and abs(rel) <= gap_tol
     if not converged:
