@@ -155,6 +155,18 @@ def test_invariant_to_rotations_translations_and_permutations() -> None:
     np.testing.assert_allclose(_per_pivot(scaled, 12), 2.5 * values, rtol=1e-10)
 
 
+@pytest.mark.parametrize(("cx", "cz"), [(1e150, 1.0), (1e-160, 1.0), (1.0, 1e-200), (1e120, 1e120)])
+def test_extreme_scales_are_homogeneous(cx: float, cz: float) -> None:
+    # Lambda(c X, s Z) = c s Lambda(X, Z): no overflow or underflow of squared lengths
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((9, 3))
+    z = _dual(rng, 9, 2)
+    base = dual_norm(x, z)
+    far = dual_norm(cx * x, cz * z)
+    assert far.value == pytest.approx(cx * cz * base.value, rel=1e-12)
+    np.testing.assert_allclose(_per_pivot(far, 9), cx * cz * _per_pivot(base, 9), rtol=1e-10)
+
+
 def test_coplanar_data_equals_the_exact_two_dimensional_oracle() -> None:
     # in a plane the value depends on w's projection only, so the sup over the sphere is
     # the sup over the plane's unit circle: the d = 2 oracle (an independent code path)

@@ -267,19 +267,25 @@ def _sweep_3d(
     best_int = np.zeros(n, dtype=bool)
     if n < 2:
         return best_val, best_dir, best_int
+    # the value is positively homogeneous in the differences and in Z: work at unit
+    # scale (no overflow or underflow of squared lengths) and scale back
+    sx = float(np.abs(x - x.mean(axis=0)).max())
+    sz = float(np.abs(z).max())
+    if not (sx > 0.0 and sz > 0.0):
+        return best_val, best_dir, best_int
     # Z enters only through Z Z^T: U S (N, min(N, T)) from its SVD gives the same norms
-    u, sv, _ = np.linalg.svd(z, full_matrices=False)
+    u, sv, _ = np.linalg.svd(z / sz, full_matrices=False)
     zr = u * sv
     m = n - 1
     jdx = np.nonzero(~np.eye(n, dtype=bool))[1].reshape(n, m)  # the other points
-    diff = np.ascontiguousarray(x[jdx] - x[:, None, :])  # (N, m, 3)
+    diff = np.ascontiguousarray((x[jdx] - x[:, None, :]) / sx)  # (N, m, 3)
     dn = np.linalg.norm(diff, axis=2)
     unit = diff / np.where(dn > 0, dn, 1.0)[..., None]
     unit[dn == 0] = np.array([1.0, 0.0, 0.0])
     basis = np.ascontiguousarray(_plane_basis(unit))  # (N, m, 3, 2): plane of circle k
     zj = np.ascontiguousarray(zr[jdx])
     _kernel3()(diff, zj, basis, _MEMBER_TOL, best_val, best_dir, best_int)
-    return best_val, best_dir, best_int
+    return best_val * (sx * sz), best_dir, best_int
 
 
 #: a top eigenvector within this (relative) distance of a cell's walls counts as inside
