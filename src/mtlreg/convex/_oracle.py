@@ -79,7 +79,9 @@ def dual_norm(
     d <= 3 (:data:`EXACT_DIMS`; up to rounding, and never below the sup by more than
     rounding); for d >= 4 the best of ``n_directions`` random directions refined by
     ascent (``exact=False``, a lower estimate). ``n_directions`` and ``rng`` only
-    matter for d >= 4.
+    matter for d >= 4. Cost: O(N^2 T) in d = 2; O(N^3 min(N, T)) in d = 3 (measured,
+    one thread, T = 51: 7 ms at N = 20, 1 s at N = 100; the first call compiles the
+    numba kernel, cached on disk).
     """
     d = x.shape[1]
     if d == 1:
