@@ -420,3 +420,36 @@ def test_random_issue_size_problems_certify_within_thirty_seconds(seed: int) -> 
     sol = solve(x, Y, 1e-4, method="cg", tol=1e-5, max_seconds=30)
     assert sol.exact and sol.converged
     assert sol.relative_gap <= 1e-5
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_oracle_is_shift_invariant_and_homogeneous(d: int) -> None:
+    """Lambda(s X + m, c Z) = s c Lambda(X, Z), for magnitudes that overflow squares."""
+    rng = np.random.default_rng(d)
+    x = rng.standard_normal((9, d))
+    z = rng.standard_normal((9, 3))
+    z -= z.mean(axis=0)
+    ref = dual_norm(x, z).value
+    for s, c in [(1e200, 1.0), (1e-150, 1e100), (1.0, 1e-200), (3.0, 2.0)]:
+        got = dual_norm(s * x + 7.0 * s, c * z).value
+        assert got == pytest.approx(s * c * ref, rel=1e-9)
+
+
+@pytest.mark.parametrize("skip", [False, True])
+@pytest.mark.parametrize("scale", [1e-150, 1e100, 1e200])
+def test_certified_solve_is_scale_equivariant(scale: float, skip: bool) -> None:
+    """Scaling the inputs by s and lam by s is the same problem (same optimum); at
+    extreme s the solver must neither overflow nor claim a false certificate."""
+    ref = solve(TWO_SQUARES, LABELS, 1e-3, skip=skip, method="cg")
+    sol = solve(TWO_SQUARES * scale, LABELS, 1e-3 * scale, skip=skip, method="cg")
+    assert sol.exact and sol.converged
+    assert sol.objective == pytest.approx(ref.objective, rel=1e-6)
+    assert sol.lower_bound <= sol.objective * (1 + 1e-12)
+    assert sol.objective == pytest.approx(sol.fit + sol.lam * sol.penalty, rel=1e-12)
+    net = sol.to_network()
+    np.testing.assert_allclose(net.predict(TWO_SQUARES * scale), sol.predictions, atol=1e-9)
+    # labels scaled by c (and lam by c): the optimum scales by c^2 (c^2 kept finite)
+    c = scale**0.5
+    big = solve(TWO_SQUARES, LABELS * c, 1e-3 * c, skip=skip, method="cg")
+    assert big.converged
+    assert big.objective == pytest.approx(ref.objective * c**2, rel=1e-6)

@@ -94,7 +94,7 @@ class CertifiedSolution(GapFromBound):
         """
         d = self.weights.shape[1]
         t = self.V.shape[1]
-        vn = np.linalg.norm(self.V, axis=1)
+        vn = _row_norms(self.V)
         root = np.sqrt(vn)
         keep = vn > 0
         w = self.weights[keep] * root[keep, None]
@@ -124,6 +124,14 @@ class CertifiedSolution(GapFromBound):
                 net.A.copy_(torch.as_tensor(self.skip_weight))
                 net.c.copy_(torch.as_tensor(self.skip_bias))
         return net
+
+
+def _row_norms(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Euclidean norms of the rows, without underflow or overflow of the squares."""
+    big = np.abs(a).max(axis=1, initial=0.0)
+    safe = np.where(big > 0, big, 1.0)
+    out: NDArray[np.float64] = big * np.linalg.norm(a / safe[:, None], axis=1)
+    return out
 
 
 # ----------------------------------------------------------------------------- duality
@@ -530,43 +538,54 @@ def solve_certified(
     t = y.shape[1]
     # the "mean" convention (fit / (N T)) is the "sum" problem at lam * T, divided by T
     div = float(t) if task_reduction == "mean" else 1.0
-    lam_s = lam * div
-    free = _Free(x, skip)
+    # Solve at unit input spread and label size, an exact symmetry (docs/certified.md):
+    # with x' = (x - m) / sx and y' = y / sy the problem at lam' = lam / (sx sy) has the
+    # optimum OPT / sy^2, and a neuron relu(u . (x' - x'_p)) v' is relu(u . (x - x_p))
+    # (sy / sx) v'. Inputs or labels of any magnitude then neither overflow nor underflow.
+    mean_x = x.mean(axis=0)
+    sx = float(np.abs(x - mean_x).max(initial=0.0)) or 1.0
+    sy = float(np.abs(y).max(initial=0.0)) or 1.0
+    xu = (x - mean_x) / sx
+    yu = y / sy
+    lam_s = lam * div / (sx * sy)
+    free = _Free(xu, skip)
     # The optimal output weights lie in the row space of P Y (projecting them onto it
     # lowers both terms), so the problem is solved in r = rank(P Y) <= N coordinates.
-    bfull = free(y)
+    bfull = free(yu)
     _, sv, vt = np.linalg.svd(bfull, full_matrices=False)
-    rank = int((sv > 1e-14 * max(float(np.linalg.norm(y)), 1e-300)).sum())
+    rank = int((sv > 1e-14 * max(float(np.linalg.norm(yu)), 1e-300)).sum())
     basis = vt[:rank].T  # (T, r)
     b = bfull @ basis  # (N, r)
     scale = float(np.sqrt((b * b).sum() / n)) or 1.0
     with threadpool_limits(1):
         atoms, vr, best_lb, history, converged, it = _column_generation(
-            x, b, lam_s, free, tol, max_iter, max_seconds, start, rng, scale
+            xu, b, lam_s, free, tol, max_iter, max_seconds, start, rng, scale
         )
         piv, dirs = atoms.piv, atoms.dirs
         v = vr @ basis.T
-        phi = _features(x, piv, dirs)
-        core = phi @ v
-        # the bound once more, in the original coordinates (the same value up to rounding)
-        lb_full, _ = _bound_from_residual(free, x, y, y - core, lam_s, rng)
+        core = _features(xu, piv, dirs) @ v
+        # the bound once more, in all T coordinates (the same value up to rounding)
+        lb_full, _ = _bound_from_residual(free, xu, yu, yu - core, lam_s, rng)
     best_lb = max(best_lb, lb_full)
-    history = [(o / div, lb / div) for o, lb in history]
-    coef = free.affine(y - core)
+    sq = sy * sy
+    history = [(o * sq / div, lb * sq / div) for o, lb in history]
+    coef = free.affine(yu - core)  # the free part at unit scale: A' x' + c'
     if skip:
-        skip_w = coef[:d].T.copy()
-        skip_b = coef[d].copy()
+        a_unit, c_unit = coef[:d].T, coef[d]
     else:
-        skip_w = np.zeros((t, d))
-        skip_b = coef[0].copy()
-    pred = core + x @ skip_w.T + skip_b
-    fit = float(((y - pred) ** 2).sum()) / (n * div)
-    penalty = float(np.linalg.norm(v, axis=1).sum())
+        a_unit, c_unit = np.zeros((t, d)), coef[0]
+    pred_unit = core + xu @ a_unit.T + c_unit
+    skip_w = (sy / sx) * a_unit
+    skip_b = sy * (c_unit - a_unit @ mean_x / sx)
+    pred = sy * pred_unit
+    fit = sq * float(((yu - pred_unit) ** 2).sum()) / (n * div)
+    penalty = (sy / sx) * float(np.linalg.norm(v, axis=1).sum())
+    v = (sy / sx) * v
     return CertifiedSolution(
         objective=fit + lam * penalty,
         fit=fit,
         penalty=penalty,
-        lower_bound=float(best_lb) / div,
+        lower_bound=sq * float(best_lb) / div,
         lam=lam,
         skip=skip,
         exact=exact,
@@ -576,8 +595,8 @@ def solve_certified(
         weights=dirs.copy(),
         biases=-(x[piv] * dirs).sum(axis=1),
         V=v.copy(),
-        skip_weight=skip_w,
-        skip_bias=skip_b,
+        skip_weight=np.ascontiguousarray(skip_w),
+        skip_bias=np.ascontiguousarray(skip_b),
         predictions=pred,
         history=tuple(history),
         info={"task_reduction": task_reduction, "oracle": "exact" if exact else "sampled"},
