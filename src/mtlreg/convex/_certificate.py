@@ -34,7 +34,7 @@ class Certificate(GapFromBound):
     ``objective = fit + lam * penalty`` is the network's value of
     ``(1/N) sum_i ||y_i - f(x_i)||^2 + lam * penalty`` with ``penalty = sum_k ||w_k||
     ||v_k||`` (its weight decay after balancing). ``lower_bound`` is a lower bound on
-    the global optimum over networks of any width: rigorous when ``exact`` (d <= 2, or
+    the global optimum over networks of any width: rigorous when ``exact`` (d <= 3, or
     the exact pattern program), a *sampled, not certified* estimate otherwise. ``gap =
     objective - lower_bound`` (never clipped) bounds the network's suboptimality.
     ``optimal_objective`` is the objective of the certified solution when one was
@@ -158,7 +158,7 @@ def certificate(
     task_reduction
         ``"sum"`` (default) or ``"mean"`` (fit divided by N T, the authors' convention).
     seed
-        Random directions of the sampled oracle (d >= 3 only).
+        Random directions of the sampled oracle (d >= 4 only).
     solve_options
         Passed to :func:`mtlreg.convex.solve`.
 

@@ -53,7 +53,7 @@ def solve(
         Include the free skip connection.
     method
         ``"cg"``: column generation with the exact dual oracle (any T; certified for
-        d <= 2, *sampled, not certified* for d >= 3 unless ``require_exact``).
+        d <= 3, *sampled, not certified* for d >= 4 unless ``require_exact``).
         ``"patterns"``: the convex program over all activation patterns (one output,
         small N; options ``patterns``, ``n_patterns``, ``max_patterns``, ``solver``,
         ``solver_options``). ``"auto"``: ``"patterns"`` for one output when the
@@ -66,9 +66,9 @@ def solve(
     task_reduction
         ``"sum"`` or ``"mean"`` (fit divided by N T, the authors' convention; ``"cg"``).
     require_exact
-        Refuse (``ValueError``) where the certificate cannot be exact (d >= 3 with cg).
+        Refuse (``ValueError``) where the certificate cannot be exact (d >= 4 with cg).
     seed
-        Random directions of the sampled oracle (d >= 3) and pattern sampling.
+        Random directions of the sampled oracle (d >= 4) and pattern sampling.
 
     Returns
     -------

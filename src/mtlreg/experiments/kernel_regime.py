@@ -326,7 +326,7 @@ def _one_run(
 ) -> tuple[dict[str, Any], dict[str, NDArray[np.float64]]]:
     X, y = data["X"], data["y"]
     Y = aux_tasks(y, n_tasks - 1, dist=aux, seed=1000 * seed + n_tasks)
-    # a trained network: method="auto" would return the certified optimum in d <= 2
+    # a trained network: method="auto" would return the certified optimum in d <= 3
     result = train(
         X, Y, width=width, lam=cfg.lam, skip=data["skip"], seed=seed,
         method="continuation", max_steps=cfg.max_steps, progress=False,

@@ -1,4 +1,4 @@
-"""The certified recipe: the global optimum of the multi-task problem for d <= 2.
+"""The certified recipe: the global optimum of the multi-task problem for d <= 3.
 
 ``train(..., method="certified")`` returns the network of :func:`mtlreg.convex.solve`
 (column generation with the exact dual oracle, docs/theory.md §4 and
@@ -52,9 +52,10 @@ CERTIFIED_TOL_FLOOR = 1e-9
 #: 0.1 noise, T = 1 and 5, lam = 1e-2 and 1e-3, tol 1e-7, all certified): d = 2 with
 #: skip: N = 20 0.1-3.5 s, N = 50 0.2-4.7 s, N = 100 0.8-14 s, N = 200 0.8-21 s; d = 1
 #: without skip: N = 200 0.4-3.2 s, N = 1000 23-26 s (T = 1); d = 3 with skip: N = 20
-#: 0.6-3.1 s, N = 30 1.2-5.0 s, N = 50 3.6-18 s. Larger problems go straight to gradient
-#: training.
-AUTO_MAX_SAMPLES: dict[int, int] = {1: 200, 2: 100, 3: 30}
+#: 0.6-3.1 s, N = 30 1.2-5.0 s, N = 50 3.6-18 s; but d = 3, N = 30 with T = 51 did not
+#: certify in 60 s (N = 20, T = 51: 3-12 s), so d = 3 stops at N = 20. Larger problems
+#: go straight to gradient training.
+AUTO_MAX_SAMPLES: dict[int, int] = {1: 200, 2: 100, 3: 20}
 #: Wall-clock budget (seconds) of ``method="auto"``'s certified solve of one problem.
 #: Past it the solver stops with its best certified bound and auto also trains by
 #: gradient, returning the better network. ``method="certified"`` keeps the solver's own
@@ -63,7 +64,7 @@ AUTO_MAX_SECONDS = 30.0
 
 
 def certified_applies(p: Checked) -> bool:
-    """Whether the certified solver answers this problem exactly (d <= 2, no start net)."""
+    """Whether the certified solver answers this problem exactly (d <= 3, no start net)."""
     from mtlreg.convex import EXACT_DIMS
 
     return p.x.shape[1] in EXACT_DIMS and p.net is None
@@ -298,7 +299,7 @@ def solve_certified_problem(p: Checked, options: TrainOptions, method: str) -> T
 
 @dataclass(frozen=True)
 class CertifiedRecipe(Recipe):
-    """``method="certified"``: the certified global optimum (d <= 2); refuses others."""
+    """``method="certified"``: the certified global optimum (d <= 3); refuses others."""
 
     name: str = "certified"
 

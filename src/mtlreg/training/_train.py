@@ -220,7 +220,7 @@ def train(
         gradient training elsewhere. In order: for 1-D inputs with the skip connection
         (and no ``net``) the exact optimum (``"exact"``) if ``width`` holds its knots;
         for inputs of a dimension in :data:`mtlreg.convex.EXACT_DIMS`, no ``net``,
-        ``lam > 0`` and at most 200 (d = 1), 100 (d = 2) or 30 (d = 3) samples, the
+        ``lam > 0`` and at most 200 (d = 1), 100 (d = 2) or 20 (d = 3) samples, the
         certified optimum (``"certified"``) if it is certified within 30 s and ``width``
         holds its neurons; otherwise ``"continuation"``. Where an exact or certified
         solve ran but could not answer (``width`` too small, budget spent), the result
