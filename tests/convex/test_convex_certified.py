@@ -88,14 +88,16 @@ def test_one_dimension_matches_the_exact_univariate_optimum(skip: bool) -> None:
 
 
 @pytest.mark.parametrize("skip", [False, True])
-def test_two_dimensions_one_output_matches_the_pattern_program(skip: bool) -> None:
+@pytest.mark.parametrize(("d", "n"), [(2, 10), (3, 9)])
+def test_one_output_matches_the_pattern_program(d: int, n: int, skip: bool) -> None:
     rng = np.random.default_rng(21)
-    x = rng.standard_normal((10, 2))
-    y = rng.standard_normal(10)
+    x = rng.standard_normal((n, d))
+    y = rng.standard_normal(n)
     lam = 1e-2
     cg = solve(x, y, lam, skip=skip, method="cg")
     ref = solve(x, y, lam, skip=skip, method="patterns")
     assert cg.exact and cg.converged and cg.relative_gap <= 1e-6
+    assert ref.exact
     assert cg.objective == pytest.approx(ref.objective, rel=1e-6)
     # each lower bound is below the other solver's objective (weak duality)
     assert cg.lower_bound <= ref.objective * (1 + 1e-12)

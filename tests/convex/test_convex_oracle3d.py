@@ -255,18 +255,3 @@ def test_column_generation_certifies_in_three_dimensions() -> None:
     turned = solve(x @ q.T, Y, lam, method="cg")
     assert turned.converged
     assert turned.objective == pytest.approx(sol.objective, rel=2e-6)
-
-
-@pytest.mark.parametrize("skip", [False, True])
-def test_one_output_matches_the_pattern_program(skip: bool) -> None:
-    rng = np.random.default_rng(21)
-    x = rng.standard_normal((9, 3))
-    y = rng.standard_normal(9)
-    lam = 1e-2
-    cg = solve(x, y, lam, skip=skip, method="cg")
-    ref = solve(x, y, lam, skip=skip, method="patterns")
-    assert cg.exact and cg.converged and cg.relative_gap <= 1e-6
-    assert ref.exact
-    assert cg.objective == pytest.approx(ref.objective, rel=1e-6)
-    assert cg.lower_bound <= ref.objective * (1 + 1e-12)
-    assert ref.lower_bound <= cg.objective * (1 + 1e-12)
