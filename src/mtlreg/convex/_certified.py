@@ -20,6 +20,7 @@ pivot data point fixed), prune, and stop when the certified relative gap is <= t
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,25 +89,32 @@ class CertifiedSolution(GapFromBound):
     ) -> ShallowReLUNet:
         """The balanced network (``||w_k|| = ||v_k||``), same predictions and VV penalty.
 
-        Without skip the free constant becomes a neuron with ``w = 0`` (VV cost 0) and a
-        large bias with a tiny output weight. ``width`` (default: as many neurons as the
-        solution needs) pads with zero neurons; it must be at least that number.
+        Each neuron is balanced at ``sqrt(||w_k|| ||V_k||)``, computed from the two norms
+        separately (never their product), so the network stays representable whenever
+        the solution is, for inputs and labels of any magnitude. Without skip the free
+        constant ``c`` becomes a neuron with ``w = 0`` (VV cost 0), a large bias ``B`` and
+        the output weight ``c / B``; its weight decay ``||c||^2 / (2 B^2)`` is set to
+        ``1e-16`` times ``objective / lam`` (the scale of the penalty, so it stays
+        negligible however the inputs and labels are scaled). ``width`` (default: as many
+        neurons as the solution needs) pads with zero neurons; it must be at least that
+        number.
         """
         d = self.weights.shape[1]
         t = self.V.shape[1]
         vn = _row_norms(self.V)
-        root = np.sqrt(vn)
+        wn = _row_norms(self.weights)
         keep = vn > 0
-        w = self.weights[keep] * root[keep, None]
-        b = self.biases[keep] * root[keep]
-        v = self.V[keep] / root[keep, None]
+        # w_k / ||w_k|| * sqrt(||w_k|| ||V_k||) = w_k * sqrt(||V_k||) / sqrt(||w_k||)
+        a = np.sqrt(vn[keep]) / np.sqrt(np.where(wn[keep] > 0, wn[keep], vn[keep]))
+        w = self.weights[keep] * a[:, None]
+        b = self.biases[keep] * a
+        v = self.V[keep] / a[:, None]
         const = self.skip_bias
         if not self.skip and np.any(const != 0.0):
-            eps = 1e-6
-            scale = float(np.abs(const).max())
+            big = _constant_bias(float(_row_norms(const[None, :])[0]), self.objective, self.lam)
             w = np.concatenate([w, np.zeros((1, d))])
-            b = np.concatenate([b, [scale / eps]])
-            v = np.concatenate([v, (const * eps / scale)[None, :]])
+            b = np.concatenate([b, [big]])
+            v = np.concatenate([v, (const / big)[None, :]])
         if width is not None:
             width = check_int(width, "width", low=max(len(w), 1))
             pad = width - len(w)
@@ -124,6 +132,26 @@ class CertifiedSolution(GapFromBound):
                 net.A.copy_(torch.as_tensor(self.skip_weight))
                 net.c.copy_(torch.as_tensor(self.skip_bias))
         return net
+
+
+#: Weight decay of the constant neuron of :meth:`CertifiedSolution.to_network` (without
+#: skip), relative to ``objective / lam``: far below the rounding of the objective.
+_CONSTANT_WD = 1e-16
+
+
+def _constant_bias(norm: float, objective: float, lam: float) -> float:
+    """Bias ``B`` of a neuron ``relu(B) c / B`` whose output ``c`` has norm ``norm > 0``.
+
+    Its weight decay ``norm^2 / (2 B^2)`` is ``_CONSTANT_WD * objective / lam``, solved
+    in logarithms (``objective / lam`` may lie far outside float64). A zero or
+    non-finite objective keeps ``B = 1e6 norm``; ``B`` stays within [1e-300, 1e300].
+    """
+    if objective > 0.0 and math.isfinite(objective):
+        log_v = 0.5 * (math.log(2.0 * _CONSTANT_WD) + math.log(objective) - math.log(lam))
+        log_b = math.log(norm) - log_v
+    else:
+        log_b = math.log(norm) + math.log(1e6)
+    return math.exp(min(max(log_b, math.log(1e-300)), math.log(1e300)))
 
 
 def _row_norms(a: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -163,11 +191,16 @@ def _bound_from_residual(
     lam: float,
     rng: np.random.Generator | None,
 ) -> tuple[float, OracleResult]:
-    """Dual value of the best multiple of ``(2/N) P resid`` that is feasible."""
+    """Dual value of the best multiple of ``(2/N) P resid`` that is feasible.
+
+    ``<Z, Y>`` is taken as ``<Z, P Y>`` (equal for the exactly projected ``Z`` that the
+    dual requires): with ``Y`` in the free part up to rounding, ``<Z, Y>`` of the rounded
+    ``Z`` would be O(eps |Y|) against ``||Z||^2`` = O(eps^2) and give a spurious bound.
+    """
     n = y.shape[0]
     z0 = (2.0 / n) * free(resid)
     orc = dual_norm(x, z0, rng=rng)
-    zy = float((z0 * y).sum())
+    zy = float((z0 * free(y)).sum())
     zz = float((z0 * z0).sum())
     if zz == 0.0:
         return 0.0, orc
@@ -581,11 +614,17 @@ def solve_certified(
     fit = sq * float(((yu - pred_unit) ** 2).sum()) / (n * div)
     penalty = (sy / sx) * float(np.linalg.norm(v, axis=1).sum())
     v = (sy / sx) * v
+    objective = fit + lam * penalty
+    lower = sq * float(best_lb) / div
+    # The certificate holds at unit scale; it is claimed for the mapped-back solution
+    # only if that is representable in float64 (output weights and skip slopes scale by
+    # sy / sx, which may under- or overflow for extreme input and label scales).
+    converged = converged and _maps_back(objective, lower, penalty, v, skip_w, a_unit)
     return CertifiedSolution(
-        objective=fit + lam * penalty,
+        objective=objective,
         fit=fit,
         penalty=penalty,
-        lower_bound=sq * float(best_lb) / div,
+        lower_bound=lower,
         lam=lam,
         skip=skip,
         exact=exact,
@@ -601,6 +640,34 @@ def solve_certified(
         history=tuple(history),
         info={"task_reduction": task_reduction, "oracle": "exact" if exact else "sampled"},
     )
+
+
+def _maps_back(
+    objective: float,
+    lower: float,
+    penalty: float,
+    v: NDArray[np.float64],
+    skip_w: NDArray[np.float64],
+    a_unit: NDArray[np.float64],
+) -> bool:
+    """Whether the solution mapped back from unit scale is representable in float64.
+
+    The output weights must reproduce the penalty (none lost to underflow or overflow),
+    nonzero skip slopes must stay nonzero and the objective must not fall below the
+    bound by more than rounding (a penalty that underflowed to zero would).
+    """
+    if not all(np.isfinite([objective, lower, penalty])) or not np.all(np.isfinite(v)):
+        return False
+    if not np.all(np.isfinite(skip_w)):
+        return False
+    if np.any(a_unit != 0.0) and not np.any(np.abs(skip_w) >= np.finfo(np.float64).tiny):
+        return False
+    if v.size and penalty > 0.0:
+        if abs(float(_row_norms(v).sum()) - penalty) > 1e-9 * penalty:
+            return False
+    elif v.size and np.any(v != 0.0):
+        return False
+    return objective - lower >= -1e-12 * abs(objective)
 
 
 def _slide_2d(

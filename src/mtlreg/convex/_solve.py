@@ -90,11 +90,20 @@ def solve(
     x = check_inputs(X, "X")
     y = check_targets(Y, x.shape[0], "Y")
     lam = check_number(lam, "lam", low=0.0, low_inclusive=False)
-    # Solve at unit label scale: with Y = s Y', f = s f' the objective is s^2 times the
-    # objective of (Y', lam / s), and the solution scales back exactly (docs/certified.md).
+    n, d = x.shape
+    t = y.shape[1]
+    if method == "auto":
+        limit = check_int(pattern_options.get("max_patterns", MAX_PATTERNS), "max_patterns", low=1)
+        enumerable = d >= 3 or count_patterns_bound(n, d) - 1 <= limit
+        custom = "patterns" in pattern_options
+        method = "patterns" if t == 1 and (enumerable or custom) else "cg"
+    # The pattern program is solved at unit label scale: with Y = s Y', f = s f' the
+    # objective is s^2 times the objective of (Y', lam / s), and the solution scales
+    # back exactly (docs/certified.md). Column generation (solve_certified) works at unit
+    # input and label scale itself.
     spread = float(np.sqrt(np.mean((y - y.mean(axis=0)) ** 2)))
     s = spread if spread > 0.0 and not 1e-3 <= spread <= 1e3 else 1.0
-    if s != 1.0:
+    if method == "patterns" and s != 1.0:
         res = solve(
             x,
             y / s,
@@ -109,14 +118,9 @@ def solve(
             seed=seed,
             **pattern_options,
         )
+        if not isinstance(res, ConvexSolution):  # method="patterns" always returns one
+            raise TypeError(f"solve(method='patterns') returned {type(res)!r}.")
         return _rescaled(res, s, lam)
-    n, d = x.shape
-    t = y.shape[1]
-    if method == "auto":
-        limit = check_int(pattern_options.get("max_patterns", MAX_PATTERNS), "max_patterns", low=1)
-        enumerable = d >= 3 or count_patterns_bound(n, d) - 1 <= limit
-        custom = "patterns" in pattern_options
-        method = "patterns" if t == 1 and (enumerable or custom) else "cg"
     if method == "patterns":
         if t != 1:
             raise ValueError(
@@ -147,25 +151,9 @@ def solve(
     )
 
 
-def _rescaled(
-    res: CertifiedSolution | ConvexSolution, s: float, lam: float
-) -> CertifiedSolution | ConvexSolution:
-    """The solution of the problem with labels multiplied by ``s`` (and ``lam`` by ``s``)."""
+def _rescaled(res: ConvexSolution, s: float, lam: float) -> ConvexSolution:
+    """The pattern solution of the problem with labels and ``lam`` multiplied by ``s``."""
     s2 = s * s
-    if isinstance(res, CertifiedSolution):
-        return replace(
-            res,
-            objective=res.objective * s2,
-            fit=res.fit * s2,
-            penalty=res.penalty * s,
-            lower_bound=res.lower_bound * s2,
-            lam=lam,
-            V=res.V * s,
-            skip_weight=res.skip_weight * s,
-            skip_bias=res.skip_bias * s,
-            predictions=res.predictions * s,
-            history=tuple((o * s2, b * s2) for o, b in res.history),
-        )
     return replace(
         res,
         objective=res.objective * s2,
