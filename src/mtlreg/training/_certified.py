@@ -7,14 +7,15 @@ and the gap are measured again on the original data and the returned network;
 ``converged`` is claimed only when that measured relative gap is at most
 ``max(tol, 1e-9)`` and the oracle was exact.
 
-The problem is solved at unit input spread and label size (the exact symmetry of
-:class:`~mtlreg.training._setup.Scaling`, as for the exact 1-D recipe) and mapped back.
-The solver's neurons are first *compacted*: neurons with the same activation pattern
-on the data and parallel output weights (same direction) are merged into one, which
-leaves the predictions on the data unchanged and never raises the penalty (the merged
-input weight is a convex combination of unit vectors, so its norm is at most 1). On a
-random d = 2, N = 20, one-output problem near interpolation this takes the solver's
-102 neurons to 25, so the optimum fits much narrower networks.
+The solver works at unit input and label scale itself (an exact symmetry; the
+solution maps back exactly, and :meth:`~mtlreg.convex.CertifiedSolution.to_network`
+balances each neuron without forming the product of its norms), so the problem is
+handed over as given. The solver's neurons are first *compacted*: neurons with the
+same activation pattern on the data and parallel output weights (same direction) are
+merged into one, which leaves the predictions on the data unchanged and never raises
+the penalty (the merged input weight is a convex combination of unit vectors, so its
+norm is at most 1). On a random d = 2, N = 20, one-output problem near interpolation
+this takes the solver's 102 neurons to 25, so the optimum fits much narrower networks.
 
 ``method="auto"`` uses the same solve under a time budget (:data:`AUTO_MAX_SECONDS`)
 for problems of at most :data:`AUTO_MAX_SAMPLES` samples (:func:`auto_certified_applies`);
@@ -36,11 +37,10 @@ from numpy.typing import NDArray
 from mtlreg._result import relative_gap
 from mtlreg.training._base import Checked, Outcome, Recipe, TrainOptions
 from mtlreg.training._history import TrainHistory, TrainResult
-from mtlreg.training._setup import Scaling, objective_terms
+from mtlreg.training._setup import objective_terms
 
 if TYPE_CHECKING:
     from mtlreg.convex import CertifiedSolution
-    from mtlreg.model import ShallowReLUNet
 
 #: Smallest stopping tolerance of the certified solver (rounding sets the floor): the
 #: certified recipes stop at a certified relative gap of ``max(tol, CERTIFIED_TOL_FLOOR)``.
@@ -61,6 +61,9 @@ AUTO_MAX_SAMPLES: dict[int, int] = {1: 200, 2: 100, 3: 20}
 #: gradient, returning the better network. ``method="certified"`` keeps the solver's own
 #: budget (60 s).
 AUTO_MAX_SECONDS = 30.0
+#: A measured objective below the certified bound by more than this relative amount is a
+#: measurement failure (weights outside float64), never a certificate.
+ROUNDING_RTOL = 1e-12
 
 
 def certified_applies(p: Checked) -> bool:
@@ -87,45 +90,31 @@ def certified_tol(options: TrainOptions) -> float:
 
 @dataclass(frozen=True)
 class Solved:
-    """A certified solution found in the well-scaled space of ``scaling``.
+    """The certified solution of one problem (as :func:`mtlreg.convex.solve` returns it).
 
-    ``solution`` solves the problem of ``(xs, ys) = scaling.forward(x, y)`` at ``lam *
-    scaling.lam_factor``, an exact symmetry of the original problem (objectives differ by
-    the factor ``scaling.objective_factor``; docs/theory.md §1). Solving there keeps the
-    oracle's quadratic forms in float64 range for inputs or labels near its limits.
+    The solver works at unit input and label scale and maps back exactly, so the
+    solution, its bound and its network are those of the original problem.
     """
 
     solution: CertifiedSolution
-    scaling: Scaling
-    xs: NDArray[np.float64]
 
     @property
     def lower_bound(self) -> float:
-        """The certified lower bound on the optimum of the original problem."""
-        return self.solution.lower_bound * self.scaling.objective_factor
-
-    def network(self, sol: CertifiedSolution, width: int) -> ShallowReLUNet:
-        """``sol`` (a solution of the scaled problem) as a balanced network on ``x``."""
-        return self.scaling.balanced_backward(sol.to_network(width=width))
+        """The certified lower bound on the optimum."""
+        return self.solution.lower_bound
 
 
 def solve_certified(
     p: Checked, options: TrainOptions, *, max_seconds: float | None = None
 ) -> Solved:
-    """:func:`mtlreg.convex.solve` (column generation, exact oracle) on one problem.
-
-    Solved at unit input spread and label size (:class:`Scaling`); the result maps back
-    exactly.
-    """
+    """:func:`mtlreg.convex.solve` (column generation, exact oracle) on one problem."""
     from mtlreg.convex import CertifiedSolution, solve
 
-    scaling = Scaling.fit(p.x, p.y, skip=p.skip)
-    xs, ys = scaling.forward(p.x, p.y)
     budget: dict[str, Any] = {} if max_seconds is None else {"max_seconds": max_seconds}
     sol = solve(
-        xs,
-        ys,
-        p.lam * scaling.lam_factor,
+        p.x,
+        p.y,
+        p.lam,
         skip=p.skip,
         method="cg",
         tol=certified_tol(options),
@@ -135,7 +124,19 @@ def solve_certified(
     )
     if not isinstance(sol, CertifiedSolution):  # method="cg" always returns one
         raise TypeError(f"mtlreg.convex.solve(method='cg') returned {type(sol)!r}.")
-    return Solved(sol, scaling, xs)
+    return Solved(sol)
+
+
+def _row_norms(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Euclidean norms of the rows, without underflow or overflow of the squares.
+
+    Output weights scale like (label scale) / (input scale) and may lie far from 1, where
+    ``np.linalg.norm`` would underflow to zero or overflow.
+    """
+    big = np.abs(a).max(axis=1, initial=0.0)
+    safe = np.where(big > 0, big, 1.0)
+    out: NDArray[np.float64] = big * np.linalg.norm(a / safe[:, None], axis=1)
+    return out
 
 
 def compact(sol: CertifiedSolution, x: np.ndarray) -> CertifiedSolution:
@@ -149,7 +150,7 @@ def compact(sol: CertifiedSolution, x: np.ndarray) -> CertifiedSolution:
     1``, the merged neuron costs ``||a|| sum_k s_k <= sum_k s_k``. The result keeps the
     solver's bound and is re-measured by the caller.
     """
-    vn = np.linalg.norm(sol.V, axis=1)
+    vn = _row_norms(sol.V)
     keep = vn > 0.0
     w, b, v, vn = sol.weights[keep], sol.biases[keep], sol.V[keep], vn[keep]
     if len(w) < 2:
@@ -165,7 +166,9 @@ def compact(sol: CertifiedSolution, x: np.ndarray) -> CertifiedSolution:
                 break
         else:
             clusters.append([k])
-    rows_w, rows_b, rows_v = [], [], []
+    rows_w: list[Any] = []
+    rows_b: list[Any] = []
+    rows_v: list[Any] = []
     for clusters in groups.values():
         for cluster in clusters:
             s = vn[cluster]
@@ -192,7 +195,7 @@ def compact(sol: CertifiedSolution, x: np.ndarray) -> CertifiedSolution:
 
 def _required_width(sol: CertifiedSolution) -> int:
     """Neurons of ``sol.to_network()`` (the free constant without skip is one more)."""
-    n = int((np.linalg.norm(sol.V, axis=1) > 0.0).sum())
+    n = int((_row_norms(sol.V) > 0.0).sum())
     if not sol.skip and np.any(sol.skip_bias != 0.0):
         n += 1
     return max(n, 1)
@@ -219,19 +222,20 @@ def certified_result(
 
     ``None`` when ``width`` cannot hold its neurons. Objective and gap are measured on the
     original data; ``converged`` needs the oracle exact and the measured relative gap at
-    most :func:`certified_tol`. The compacted network is used unless it measures worse
-    than the solver's own (rounding).
+    most :func:`certified_tol` and not below ``-ROUNDING_RTOL`` (a network measured below
+    the proven bound was measured wrongly, e.g. weights outside float64). The compacted
+    network is used unless it measures worse than the solver's own (rounding).
     """
     tol = certified_tol(options)
     sol = solved.solution
     lower = solved.lower_bound
-    small = compact(sol, solved.xs)
+    small = compact(sol, p.x)
     candidates = [small] if small is sol else [small, sol]
     best: tuple[float, float, float, float, Any, CertifiedSolution] | None = None
     for cand in candidates:
         if _required_width(cand) > p.width:
             continue
-        model = solved.network(cand, p.width)
+        model = cand.to_network(width=p.width)
         terms = _measure(p, model)
         if best is None or terms[0] < best[0]:
             best = (*terms, model, cand)
@@ -240,7 +244,7 @@ def certified_result(
     obj, fit, wd, vv, model, used = best
     gap = obj - lower
     rel = relative_gap(gap, obj)
-    converged = bool(sol.exact and math.isfinite(rel) and rel <= tol)
+    converged = bool(sol.exact and math.isfinite(rel) and -ROUNDING_RTOL <= rel <= tol)
     history = TrainHistory(
         step=np.array([sol.n_iter], dtype=np.int64),
         objective=np.array([obj]),
@@ -288,7 +292,7 @@ def solve_certified_problem(p: Checked, options: TrainOptions, method: str) -> T
     solved = solve_certified(p, options)
     res = certified_result(p, solved, options, method, time.perf_counter() - t0)
     if res is None:
-        small = compact(solved.solution, solved.xs)
+        small = compact(solved.solution, p.x)
         raise ValueError(
             f"Parameter `width` should hold the certified optimum's {_required_width(small)} "
             f"neurons for method='certified'. Found width {p.width}; use a wider network "
