@@ -25,7 +25,17 @@ interleaved (mtlreg, celer, skglm, sklearn, then again), ``--repeats`` times for
 whose slowest run takes less than ``--repeat-below`` seconds, and the medians are
 reported with the ratio to celer (below 1: faster).
 
+``--gaps-at-timeout`` answers, for cells where no solver reaches the accuracy within
+``--timeout``, what each one has reached by then: every solver runs with an iteration
+cap that doubles (1, 2, 4, ... epochs for mtlreg and scikit-learn, outer iterations for
+celer and skglm, tolerance 1e-14) until a run no longer finishes within ``--timeout`` CPU
+seconds, and the relative duality gap of its last finished run is reported. The gap is
+the same certificate for every solver (:func:`certified_gap`: the residual, scaled to the
+dual feasible set), so it bounds each one's distance to the optimum without a reference
+solution.
+
     BENCH_THREADS=1 python benchmarks/bench_convex.py --quick
+    BENCH_THREADS=1 python benchmarks/bench_convex.py --dims 2 --fracs 0.001 --gaps-at-timeout
     BENCH_THREADS=1 python benchmarks/bench_convex.py --out results/bench_convex.jsonl
     python benchmarks/bench_convex.py --dims 10 --sizes 1000 --fracs 0.1 --solvers mtlreg celer
 """
@@ -94,11 +104,40 @@ def objective(phi: np.ndarray, y: np.ndarray, v: np.ndarray, lam: float) -> floa
     return float((r * r).sum() / phi.shape[0] + lam * np.linalg.norm(v, axis=1).sum())
 
 
+def certified_gap(phi: np.ndarray, y: np.ndarray, v: np.ndarray, lam: float) -> tuple[float, float]:
+    """(objective, certified lower bound) of any ``v`` for the package objective.
+
+    The dual of ``(1/2)||Y - Phi V||^2 + alpha sum_k ||V_k||`` (alpha = N lam / 2, the
+    package objective times N / 2) is ``<Y, theta> - ||theta||^2 / 2`` over
+    ``max_k ||Phi_k^T theta|| <= alpha``; the residual ``R`` scaled by the best feasible
+    ``s >= 0`` gives a dual value, i.e. a lower bound, for any ``v``.
+    """
+    n = phi.shape[0]
+    alpha = n * lam / 2.0
+    r = y - phi @ v
+    rr = float((r * r).sum())
+    yr = float((y * r).sum())
+    cmax = float(np.linalg.norm(phi.T @ r, axis=1).max())
+    s = yr / rr if rr > 0 else 0.0
+    if cmax > 0:
+        s = min(s, alpha / cmax)
+    s = max(s, 0.0)
+    dual = s * yr - 0.5 * s * s * rr
+    return objective(phi, y, v, lam), 2.0 * dual / n
+
+
 def fit(name: str, tol: float) -> tuple[np.ndarray, float]:
     """V (P, T) from one run of solver ``name`` on the problem in _DATA, and its
-    certified lower bound on the optimum (nan for the peers)."""
+    certified lower bound on the optimum (nan for the peers).
+
+    With ``_DATA["cap"]`` set, ``tol`` is ignored: the run stops at that many epochs
+    (mtlreg, scikit-learn) or outer iterations (celer, skglm) or at tolerance 1e-14.
+    """
     phi, y, lam = _DATA["phi"], _DATA["y"], _DATA["lam"]
     warnings.filterwarnings("ignore")
+    cap = _DATA.get("cap")
+    if cap is not None:
+        return _fit_capped(name, int(cap)), np.nan
     if name == "mtlreg":  # tol is a budget of epochs; the tolerance is --accuracy
         torch.set_num_threads(int(THREADS))
         res = group_lasso(phi, y, lam, tol=_DATA["accuracy"], max_iter=int(tol))
@@ -119,6 +158,72 @@ def fit(name: str, tol: float) -> tuple[np.ndarray, float]:
         est = MultiTaskLasso(alpha=lam / 2, fit_intercept=False, tol=tol, max_iter=10**6)
         return est.fit(phi, y).coef_.T, np.nan
     raise ValueError(name)
+
+
+def _fit_capped(name: str, cap: int) -> np.ndarray:
+    """V after at most ``cap`` epochs / outer iterations of solver ``name``."""
+    phi, y, lam = _DATA["phi"], _DATA["y"], _DATA["lam"]
+    if name == "mtlreg":
+        torch.set_num_threads(int(THREADS))
+        return group_lasso(phi, y, lam, tol=1e-14, max_iter=cap).V
+    if name == "celer":
+        from celer.homotopy import mtl_path
+
+        _, coefs, _ = mtl_path(phi, y, alphas=[lam / 2], tol=1e-14, max_iter=cap)
+        return coefs[:, :, 0].T
+    if name == "skglm":
+        from skglm import MultiTaskLasso as SkglmMTL
+
+        est = SkglmMTL(alpha=lam / 2, fit_intercept=False, tol=1e-14, max_iter=cap)
+        return est.fit(phi, y).coef_.T
+    if name == "sklearn":
+        from sklearn.linear_model import MultiTaskLasso
+
+        est = MultiTaskLasso(alpha=lam / 2, fit_intercept=False, tol=1e-14, max_iter=cap)
+        return est.fit(phi, y).coef_.T
+    raise ValueError(name)
+
+
+def gaps_cell(d: int, n: int, frac: float, solvers: list[str], args: argparse.Namespace) -> dict:
+    """Each solver's certified relative gap at the last doubling cap that finished
+    within ``args.timeout`` CPU seconds."""
+    phi, y = make_problem(n, d)
+    lam = frac * lam_max(phi, y)
+    _DATA.update(phi=phi, y=y, lam=lam)
+    row: dict[str, Any] = {"d": d, "N": n, "P": phi.shape[1], "T": y.shape[1], "lam_frac": frac,
+                           "mode": "gaps-at-timeout", "timeout": args.timeout}  # fmt: skip
+    try:
+        for name in solvers:
+            cap, last = 1, None
+            while True:
+                _DATA["cap"] = cap
+                out = timed(name, 0.0, args.timeout)
+                if out is None:
+                    break
+                stalled = last is not None and out[1] == last[1][1]  # stopped below the cap
+                last = (cap, out)
+                if stalled or cap >= 2**24:
+                    break
+                cap *= 2
+            if last is None:
+                row[name] = None
+                continue
+            cap_done, (sec, obj, supp, wall, lower) = last
+            row[name] = {"cap": cap_done, "cpu": sec, "wall": wall, "objective": obj,
+                         "support": supp, "lower_bound": lower}  # fmt: skip
+    finally:
+        _DATA.pop("cap", None)
+    best_lower = max((r["lower_bound"] for r in row.values() if isinstance(r, dict)),
+                     default=-np.inf)  # fmt: skip
+    best_obj = min((r["objective"] for r in row.values() if isinstance(r, dict)),
+                   default=np.inf)  # fmt: skip
+    for name in solvers:
+        r = row[name]
+        if isinstance(r, dict):
+            r["rel_gap"] = (r["objective"] - r["lower_bound"]) / abs(r["objective"])
+            r["rel_gap_best_bound"] = (r["objective"] - best_lower) / abs(r["objective"])
+            r["rel_error_vs_best"] = (r["objective"] - best_obj) / abs(best_obj)
+    return row
 
 
 def warm_up(solvers: list[str]) -> None:
@@ -144,6 +249,8 @@ def _child(name: str, tol: float, queue: Any, cpu_limit: float) -> None:
     v, lower = fit(name, tol)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     obj = objective(_DATA["phi"], _DATA["y"], v, _DATA["lam"])
+    if _DATA.get("cap") is not None:  # every solver measured by the same certificate
+        obj, lower = certified_gap(_DATA["phi"], _DATA["y"], v, _DATA["lam"])
     queue.put((cpu, obj, int((np.linalg.norm(v, axis=1) > 0).sum()), wall, lower))
 
 
@@ -242,6 +349,15 @@ def fmt_cell(row: dict, name: str) -> str:
     return f"{sec:.2f} s cpu / {row[f'{name}_wall']:.2f} s wall{ratio}"
 
 
+def fmt_gap(r: dict | None, name: str) -> str:
+    if r is None:
+        return f"{name} no capped run finished"
+    return (
+        f"{name} rel. gap {r['rel_gap']:.1e} (vs best bound {r['rel_gap_best_bound']:.1e}; "
+        f"cap {r['cap']}, {r['cpu']:.1f} s CPU, support {r['support']})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--dims", nargs="*", type=int, default=None)
@@ -254,6 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--repeat-below", type=float, default=10.0)
     parser.add_argument("--out", default=None, help="append one JSON line per cell")
+    parser.add_argument(
+        "--gaps-at-timeout",
+        action="store_true",
+        help="report each solver's certified relative gap at --timeout (doubling caps)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         cells = list(QUICK)
@@ -274,6 +395,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     warm_up(args.solvers)
     for d, n, frac in cells:
+        if args.gaps_at_timeout:
+            row = gaps_cell(d, n, frac, args.solvers, args)
+            print(
+                f"d={d:2d} N={n:5d} lam={frac:g} lam_max, gaps at {args.timeout:g} CPU s: "
+                + "; ".join(fmt_gap(row[s], s) for s in args.solvers),
+                flush=True,
+            )
+            if args.out:
+                with open(args.out, "a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+            continue
         row = bench_cell(d, n, frac, args.solvers, args)
         row["load"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(

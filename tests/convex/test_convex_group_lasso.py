@@ -259,3 +259,19 @@ def test_read_back_without_dictionary_is_refused_clearly() -> None:
     assert np.allclose(res.predict(phi), phi @ res.V)
     with pytest.raises(ValueError, match="Parameter `X`"):
         res.predict(phi[:, :5])
+
+
+def test_small_problems_run_blas_on_one_thread_and_large_keep_the_default():
+    from threadpoolctl import threadpool_info
+
+    from mtlreg.convex._threads import SMALL_PROBLEM, blas_threads_for
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before = blas_threads()
+    with blas_threads_for(SMALL_PROBLEM):
+        assert blas_threads() <= {1}
+    assert blas_threads() == before  # restored on exit
+    with blas_threads_for(SMALL_PROBLEM + 1):
+        assert blas_threads() == before
