@@ -88,25 +88,9 @@ def certified_tol(options: TrainOptions) -> float:
     return max(options.tol, CERTIFIED_TOL_FLOOR)
 
 
-@dataclass(frozen=True)
-class Solved:
-    """The certified solution of one problem (as :func:`mtlreg.convex.solve` returns it).
-
-    The solver works at unit input and label scale and maps back exactly, so the
-    solution, its bound and its network are those of the original problem.
-    """
-
-    solution: CertifiedSolution
-
-    @property
-    def lower_bound(self) -> float:
-        """The certified lower bound on the optimum."""
-        return self.solution.lower_bound
-
-
 def solve_certified(
     p: Checked, options: TrainOptions, *, max_seconds: float | None = None
-) -> Solved:
+) -> CertifiedSolution:
     """:func:`mtlreg.convex.solve` (column generation, exact oracle) on one problem."""
     from mtlreg.convex import CertifiedSolution, solve
 
@@ -124,7 +108,7 @@ def solve_certified(
     )
     if not isinstance(sol, CertifiedSolution):  # method="cg" always returns one
         raise TypeError(f"mtlreg.convex.solve(method='cg') returned {type(sol)!r}.")
-    return Solved(sol)
+    return sol
 
 
 def _row_norms(a: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -213,7 +197,7 @@ def _measure(p: Checked, model: Any) -> tuple[float, float, float, float]:
 
 def certified_result(
     p: Checked,
-    solved: Solved,
+    sol: CertifiedSolution,
     options: TrainOptions,
     method: str,
     seconds: float,
@@ -227,8 +211,7 @@ def certified_result(
     network is used unless it measures worse than the solver's own (rounding).
     """
     tol = certified_tol(options)
-    sol = solved.solution
-    lower = solved.lower_bound
+    lower = sol.lower_bound
     small = compact(sol, p.x)
     candidates = [small] if small is sol else [small, sol]
     best: tuple[float, float, float, float, Any, CertifiedSolution] | None = None
@@ -289,10 +272,10 @@ def certified_result(
 def solve_certified_problem(p: Checked, options: TrainOptions, method: str) -> TrainResult:
     """The certified optimum of one problem as a :class:`TrainResult`."""
     t0 = time.perf_counter()
-    solved = solve_certified(p, options)
-    res = certified_result(p, solved, options, method, time.perf_counter() - t0)
+    sol = solve_certified(p, options)
+    res = certified_result(p, sol, options, method, time.perf_counter() - t0)
     if res is None:
-        small = compact(solved.solution, p.x)
+        small = compact(sol, p.x)
         raise ValueError(
             f"Parameter `width` should hold the certified optimum's {_required_width(small)} "
             f"neurons for method='certified'. Found width {p.width}; use a wider network "

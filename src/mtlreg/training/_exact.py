@@ -30,6 +30,7 @@ from mtlreg._result import relative_gap
 from mtlreg.training._base import Checked, Outcome, Recipe, TrainingError, TrainOptions
 from mtlreg.training._certified import (
     AUTO_MAX_SECONDS,
+    ROUNDING_RTOL,
     auto_certified_applies,
     certified_result,
     certified_tol,
@@ -238,15 +239,14 @@ class AutoRecipe(Recipe):
         if not auto_certified_applies(p):
             return None, None
         try:
-            solved = solve_certified(p, options, max_seconds=self.max_seconds)
-            res = certified_result(p, solved, options, self.name, time.perf_counter() - t0)
+            sol = solve_certified(p, options, max_seconds=self.max_seconds)
+            res = certified_result(p, sol, options, self.name, time.perf_counter() - t0)
         except _SOLVER_ERRORS as exc:
             info = {"solver": "certified-cg", "reason": f"error: {exc}"}
             return None, _Attempt(math.nan, None, info, time.perf_counter() - t0)
         if res is not None and res.converged:
             return res, None
-        sol = solved.solution
-        lower = solved.lower_bound if sol.exact else math.nan
+        lower = sol.lower_bound if sol.exact else math.nan
         info = {
             "solver": "certified-cg",
             "reason": "width" if res is None else "budget",
@@ -278,7 +278,8 @@ class AutoRecipe(Recipe):
             chosen, solver = attempt.result, "certified-cg"
         gap = chosen.objective - lower
         rel = relative_gap(gap, chosen.objective)
-        certified = math.isfinite(rel) and rel <= certified_tol(options)
+        # a gap below -ROUNDING_RTOL: the bound or the objective was not measured exactly
+        certified = math.isfinite(rel) and -ROUNDING_RTOL <= rel <= certified_tol(options)
         converged = certified if solver == "certified-cg" else chosen.converged
         config = {
             **chosen.config,
