@@ -45,6 +45,16 @@ def test_unrepresentable_network_is_not_certified() -> None:
     assert not res.converged and not res.config["certified"]
 
 
+def test_auto_fallback_below_the_bound_is_not_certified() -> None:
+    """The same scale through ``auto``: it falls back to continuation, whose network
+    measured a relative gap of -493 against the bound and was reported certified."""
+    a, c = 1e200, 1e-140
+    res = train(SQ_X * a, SQ_Y * c, width=32, lam=LAM * a * c, skip=False, method="auto")
+    rel = res.config.get("relative_gap", float("nan"))
+    assert not res.config["certified"] or rel >= -1e-12
+    assert not (res.converged and res.config["certified"] and rel < -1e-12)
+
+
 def test_neuron_norms_survive_tiny_output_weights() -> None:
     """Output weights of size 1e-200 (inputs at 1e200) have squares that underflow; the
     norms that prune and count neurons must not (compaction used to do nothing there and
