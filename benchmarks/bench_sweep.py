@@ -15,6 +15,7 @@ Prints networks-steps per second of both and their ratio, and the GFLOP/s the ba
 engine achieves against a large matmul's GFLOP/s measured in the same run.
 
     python benchmarks/bench_sweep.py [--networks 512] [--steps 100] [--loop-networks 128]
+        [--tasks 101] [--width 64]
 """
 
 from __future__ import annotations
@@ -84,7 +85,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     parser.add_argument("--device", default="cpu", help="e.g. cuda (both sides train there)")
+    parser.add_argument("--tasks", type=int, default=T, help=f"T, tasks per network ({T})")
+    parser.add_argument("--width", type=int, default=K, help=f"hidden width ({K})")
     args = parser.parse_args()
+    n_tasks, width = args.tasks, args.width
     torch.set_num_threads(args.threads)
     dtype = torch.float32 if args.dtype == "float32" else torch.float64
     corners = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
@@ -93,8 +97,8 @@ def main() -> None:
     problems = [
         Problem(
             x,
-            mtlreg.aux_tasks(y, T - 1, dist="bernoulli", seed=s),
-            width=K,
+            mtlreg.aux_tasks(y, n_tasks - 1, dist="bernoulli", seed=s),
+            width=width,
             lam=1e-3,
             seed=s,
             skip=False,
@@ -116,7 +120,7 @@ def main() -> None:
 
     def loop() -> None:
         for p, res in zip(problems[:n_loop], results, strict=False):
-            net = mtlreg.train(p.X, p.Y, width=K, lam=p.lam, skip=False, seed=p.seed,
+            net = mtlreg.train(p.X, p.Y, width=width, lam=p.lam, skip=False, seed=p.seed,
                                method="adam", max_steps=steps, lr=p.lr, tol=0.0, dtype=dtype,
                                progress=False, log_every=steps, device=args.device).net  # fmt: skip
             worst[0] = max(worst[0], float(np.abs(net.predict(x) - res.predict(x)).max()))
@@ -128,15 +132,15 @@ def main() -> None:
             wall, cpu = _timed(fn)
             walls[name].append(wall)
             cpus[name].append(cpu)
-    flops = flops_per_network_step(N, D, T, K)
+    flops = flops_per_network_step(N, D, n_tasks, width)
     peak = matmul_gflops(2048, dtype, device=args.device)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cpus, torch {torch.__version__}, "
         f"{args.threads} thread(s), {args.dtype}, device {args.device}; load average "
         f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}"
     )
-    print(f"problem: {len(problems)} networks, N={N}, d={D}, T={T}, width={K}, {steps} Adam "
-          f"steps; median of {args.repeats}")  # fmt: skip
+    print(f"problem: {len(problems)} networks, N={N}, d={D}, T={n_tasks}, width={width}, "
+          f"{steps} Adam steps; median of {args.repeats}")  # fmt: skip
     med = {k: statistics.median(v) for k, v in walls.items()}
     med_cpu = {k: statistics.median(v) for k, v in cpus.items()}
     rate_b = len(problems) * steps / med["batched"]
