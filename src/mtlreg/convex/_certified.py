@@ -123,7 +123,7 @@ class CertifiedSolution(GapFromBound):
             v = np.concatenate([v, np.zeros((pad, t))])
         if len(w) == 0:
             w, b, v = np.zeros((1, d)), np.zeros(1), np.zeros((1, t))
-        net = ShallowReLUNet(d, t, len(w), skip=self.skip, dtype=dtype)
+        net = ShallowReLUNet(d, t, len(w), skip=self.skip, dtype=dtype, init="zeros")
         with torch.no_grad():
             net.w.copy_(torch.as_tensor(w))
             net.b.copy_(torch.as_tensor(b))
