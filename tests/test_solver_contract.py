@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ class Case:
     reference: float  # optimum from an independent method
     reference_gap: float  # its certified accuracy (>= 0)
     network_problem: bool = True  # the result's penalty is the network's VV at balance
+    global_rng_untouched: bool = True  # set by the fixture: solving drew no global numbers
 
 
 class SolverContract:
@@ -53,9 +54,20 @@ class SolverContract:
     @pytest.fixture(scope="class")
     @classmethod
     def case(cls) -> Case:
+        before = _global_rng_states()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return cls().make_case()
+            case = cls().make_case()
+        return replace(case, global_rng_untouched=_global_rng_states() == before)
+
+    def test_leaves_the_global_random_generators_alone(self, case: Case) -> None:
+        # randomness comes from `seed` only: solving, predicting and building the network
+        # draw nothing from torch's or numpy's global generator (a user's own stream)
+        assert case.global_rng_untouched, "solving drew from a global random generator"
+        before = _global_rng_states()
+        case.result.predict(case.X)
+        case.result.to_network()
+        assert _global_rng_states() == before, "predict/to_network drew global random numbers"
 
     def test_docstrings_quote_the_objective(self) -> None:
         assert self.documented, "name the solver's public function in `documented`"
@@ -106,6 +118,11 @@ class SolverContract:
         if case.network_problem:
             obj, _, _ = convex.network_objective(net, case.X, case.Y, case.lam, task=None)
             assert obj == pytest.approx(res.objective, rel=1e-6)
+
+
+def _global_rng_states() -> tuple[bytes, str]:
+    """Torch's and numpy's global generator states, comparable with ``==``."""
+    return bytes(torch.random.get_rng_state().numpy()), repr(np.random.get_state())  # noqa: NPY002
 
 
 def _two_squares(n_aux: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -332,7 +349,9 @@ class TestGroupLasso(SolverContract):
         Phi = convex.relu_features(X, W, b)
         lam = 0.1 * convex.lam_max(Phi, Y)
         res = convex.group_lasso(Phi, Y, lam, tol=1e-10, dictionary=(W, b))
-        sk = MultiTaskLasso(alpha=lam / 2, fit_intercept=False, tol=1e-12, max_iter=50_000)
+        sk = MultiTaskLasso(
+            alpha=lam / 2, fit_intercept=False, tol=1e-12, max_iter=50_000, random_state=0
+        )  # sklearn draws its seed from numpy's global generator unless given one
         V = sk.fit(Phi, Y).coef_.T
         ref = ((Y - Phi @ V) ** 2).sum() / len(Y) + lam * np.linalg.norm(V, axis=1).sum()
         # sklearn has no certificate; its objective is an upper bound on the optimum

@@ -237,3 +237,45 @@ def test_bytes_round_trip_is_checked_and_deterministic() -> None:
     altered[-1] ^= 0xFF
     with pytest.raises(ValueError, match="checksum"):
         ShallowReLUNet.from_bytes(bytes(altered), source="test bytes")
+
+
+def test_from_weights_builds_the_given_network_and_draws_no_random_numbers():
+    rng = np.random.default_rng(0)
+    w, b, v = rng.standard_normal((5, 3)), rng.standard_normal(5), rng.standard_normal((5, 2))
+    A, c = rng.standard_normal((2, 3)), rng.standard_normal(2)
+    x = rng.standard_normal((7, 3))
+    state = torch.random.get_rng_state()
+    net = ShallowReLUNet.from_weights(w, b, v, A, c)
+    plain = ShallowReLUNet.from_weights(torch.as_tensor(w), b, v)
+    zeros = ShallowReLUNet(3, 2, 5, init="zeros")
+    assert torch.equal(torch.random.get_rng_state(), state)
+    expected = np.maximum(x @ w.T + b, 0.0) @ v
+    np.testing.assert_allclose(net.predict(x), expected + x @ A.T + c, rtol=1e-12)
+    np.testing.assert_allclose(plain.predict(x), expected, rtol=1e-12)
+    assert plain.A is None and net.skip and not plain.skip
+    assert all(float(p.abs().max()) == 0.0 for p in zeros.parameters())
+    assert ShallowReLUNet.from_weights(w, b, v, dtype=torch.float32).w.dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        ((np.ones(3), np.ones(3), np.ones((3, 1))), {}, "`w` should be 2-D"),
+        ((np.ones((3, 1)), np.ones(2), np.ones((3, 1))), {}, "`b` and `v` should have 3 rows"),
+        ((np.ones((3, 1)), np.ones(3), np.ones((3, 1))), {"A": np.ones((1, 1))}, "together"),
+        ((np.full((3, 1), np.nan), np.ones(3), np.ones((3, 1))), {}, "`w` should be finite"),
+        (
+            (np.ones((3, 1)), np.ones(3), np.ones((3, 1))),
+            {"A": np.ones((2, 1)), "c": np.ones(1)},
+            "`A` and `c` should have shapes",
+        ),
+    ],
+)
+def test_from_weights_rejects_inconsistent_parameters(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ShallowReLUNet.from_weights(*args, **kwargs)
+
+
+def test_init_is_checked():
+    with pytest.raises(ValueError, match="init"):
+        ShallowReLUNet(1, 1, 2, init="normal")

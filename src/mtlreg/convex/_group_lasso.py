@@ -137,7 +137,9 @@ class GroupLassoResult(GapFromBound):
         keep = self.support
         if keep.size == 0:
             keep = np.array([0])
-        net = ShallowReLUNet(w.shape[1], self.V.shape[1], int(keep.size), skip=False, dtype=dtype)
+        net = ShallowReLUNet(
+            w.shape[1], self.V.shape[1], int(keep.size), skip=False, dtype=dtype, init="zeros"
+        )
         with torch.no_grad():
             net.w.copy_(torch.as_tensor(w[keep]))
             net.b.copy_(torch.as_tensor(b[keep]))

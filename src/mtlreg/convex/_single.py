@@ -134,7 +134,7 @@ class ConvexSolution:
         v = np.concatenate(v_rows)
         if len(w) == 0:  # the zero function
             w, b, v = np.zeros((1, d)), np.zeros(1), np.zeros(1)
-        net = ShallowReLUNet(d, 1, len(w), skip=self.skip, dtype=dtype)
+        net = ShallowReLUNet(d, 1, len(w), skip=self.skip, dtype=dtype, init="zeros")
         with torch.no_grad():
             net.w.copy_(torch.as_tensor(w))
             net.b.copy_(torch.as_tensor(b))

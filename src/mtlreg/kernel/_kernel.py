@@ -100,7 +100,7 @@ class InducedKernel:
         """
         keep = np.flatnonzero(v != 0.0)
         width = max(keep.size, 1)
-        net = ShallowReLUNet(self.W.shape[1], 1, width, skip=self.skip, dtype=dtype)
+        net = ShallowReLUNet(self.W.shape[1], 1, width, skip=self.skip, dtype=dtype, init="zeros")
         w = np.zeros((width, self.W.shape[1]))
         b = np.zeros(width)
         out = np.zeros((width, 1))

@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 from torch import Tensor, nn
 
 from mtlreg._validation import (
+    check_choice,
     check_device,
     check_dtype,
     check_inputs,
@@ -27,6 +28,12 @@ class ShallowReLUNet(nn.Module):
 
     Parameters are stored neuron-major: ``w`` (K, d), ``b`` (K,), ``v`` (K, T),
     ``A`` (T, d) and ``c`` (T,). Only ``w`` and ``v`` are regularised.
+
+    ``init="uniform"`` (default) draws ``w``, ``b`` and ``v`` as PyTorch's ``nn.Linear``
+    does, from a generator seeded with ``seed`` (from torch's global generator when
+    ``seed`` is None); ``init="zeros"`` starts every parameter at zero and draws nothing.
+    The skip connection ``A``, ``c`` starts at zero. :meth:`from_weights` builds a network
+    from given parameters.
 
     Example
     -------
@@ -51,8 +58,10 @@ class ShallowReLUNet(nn.Module):
         *,
         seed: int | None = None,
         dtype: torch.dtype = torch.float64,
+        init: str = "uniform",
     ) -> None:
         super().__init__()
+        init = check_choice(init, "init", ("uniform", "zeros"))
         self.in_dim = check_int(in_dim, "in_dim", low=1)
         self.out_dim = check_int(out_dim, "out_dim", low=1)
         width = check_int(width, "width", low=1)
@@ -65,15 +74,86 @@ class ShallowReLUNet(nn.Module):
         # PyTorch's default nn.Linear initialisation, written out so it is seedable.
         bound_in = 1.0 / math.sqrt(self.in_dim)
         bound_out = 1.0 / math.sqrt(width)
-        self.w = nn.Parameter(_uniform((width, self.in_dim), bound_in, gen, dtype))
-        self.b = nn.Parameter(_uniform((width,), bound_in, gen, dtype))
-        self.v = nn.Parameter(_uniform((width, self.out_dim), bound_out, gen, dtype))
+        if init == "zeros":  # no random numbers drawn (the caller sets the weights)
+            self.w = nn.Parameter(torch.zeros(width, self.in_dim, dtype=dtype))
+            self.b = nn.Parameter(torch.zeros(width, dtype=dtype))
+            self.v = nn.Parameter(torch.zeros(width, self.out_dim, dtype=dtype))
+        else:
+            self.w = nn.Parameter(_uniform((width, self.in_dim), bound_in, gen, dtype))
+            self.b = nn.Parameter(_uniform((width,), bound_in, gen, dtype))
+            self.v = nn.Parameter(_uniform((width, self.out_dim), bound_out, gen, dtype))
         if skip:
             self.A = nn.Parameter(torch.zeros(self.out_dim, self.in_dim, dtype=dtype))
             self.c = nn.Parameter(torch.zeros(self.out_dim, dtype=dtype))
         else:
             self.A = None
             self.c = None
+
+    @classmethod
+    def from_weights(
+        cls,
+        w: ArrayLike | Tensor,
+        b: ArrayLike | Tensor,
+        v: ArrayLike | Tensor,
+        A: ArrayLike | Tensor | None = None,
+        c: ArrayLike | Tensor | None = None,
+        *,
+        dtype: torch.dtype = torch.float64,
+    ) -> ShallowReLUNet:
+        """The network with these parameters (copied; no random numbers are drawn).
+
+        ``w`` (K, d), ``b`` (K,), ``v`` (K, T); ``A`` (T, d) and ``c`` (T,) give the
+        skip connection (both or neither).
+
+        >>> import numpy as np
+        >>> net = ShallowReLUNet.from_weights(np.ones((2, 1)), np.array([0.0, -1.0]),
+        ...                                   np.array([[1.0], [-2.0]]))
+        >>> net.predict(np.array([[0.5], [2.0]]))[:, 0].tolist()
+        [0.5, 0.0]
+        """
+        dtype = check_dtype(dtype)
+
+        def arr(a: ArrayLike | Tensor, name: str, ndim: int) -> Tensor:
+            t = torch.as_tensor(a.detach().cpu() if isinstance(a, Tensor) else np.asarray(a))
+            if t.ndim != ndim:
+                raise ValueError(
+                    f"Parameter `{name}` should be {ndim}-D. Found shape {tuple(t.shape)}."
+                )
+            if not bool(torch.isfinite(t).all()):
+                raise ValueError(f"Parameter `{name}` should be finite. Found NaN or infinity.")
+            return t.to(dtype)
+
+        wt, bt, vt = arr(w, "w", 2), arr(b, "b", 1), arr(v, "v", 2)
+        k, d = wt.shape
+        if k == 0 or d == 0 or vt.shape[1] == 0:
+            raise ValueError(
+                f"Parameter `w` should have shape (K, d) with K, d >= 1. Found {(k, d)}."
+            )
+        if bt.shape != (k,) or vt.shape[0] != k:
+            raise ValueError(
+                f"Parameters `b` and `v` should have {k} rows, one per neuron of `w`. "
+                f"Found shapes {tuple(bt.shape)} and {tuple(vt.shape)}."
+            )
+        if (A is None) != (c is None):
+            raise ValueError(
+                "Parameters `A` and `c` should be given together (skip) or not at all."
+            )
+        t_out = vt.shape[1]
+        net = cls(d, t_out, k, A is not None, dtype=dtype, init="zeros")
+        with torch.no_grad():
+            net.w.copy_(wt)
+            net.b.copy_(bt)
+            net.v.copy_(vt)
+            if A is not None and c is not None and net.A is not None and net.c is not None:
+                at, ct = arr(A, "A", 2), arr(c, "c", 1)
+                if at.shape != (t_out, d) or ct.shape != (t_out,):
+                    raise ValueError(
+                        f"Parameters `A` and `c` should have shapes {(t_out, d)} and {(t_out,)}. "
+                        f"Found {tuple(at.shape)} and {tuple(ct.shape)}."
+                    )
+                net.A.copy_(at)
+                net.c.copy_(ct)
+        return net
 
     # ------------------------------------------------------------------ basics
     @property
@@ -164,7 +244,9 @@ class ShallowReLUNet(nn.Module):
 
     def copy(self) -> ShallowReLUNet:
         """An independent deep copy."""
-        new = ShallowReLUNet(self.in_dim, self.out_dim, self.width, self.skip, dtype=self.w.dtype)
+        new = ShallowReLUNet(
+            self.in_dim, self.out_dim, self.width, self.skip, dtype=self.w.dtype, init="zeros"
+        )
         new.load_state_dict(self.state_dict())
         return new.to(self.w.device)
 
@@ -345,6 +427,6 @@ def _network_from(meta: dict[str, str], state: dict[str, Tensor], source: str) -
     for key, t in state.items():
         if not bool(torch.isfinite(t).all()):
             raise refuse(f"tensor {key!r} holds NaN or infinite values")
-    net = ShallowReLUNet(in_dim, out_dim, width, skip, dtype=next(iter(dtypes)))
+    net = ShallowReLUNet(in_dim, out_dim, width, skip, dtype=next(iter(dtypes)), init="zeros")
     net.load_state_dict(state)
     return net

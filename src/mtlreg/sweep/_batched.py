@@ -76,7 +76,7 @@ def _problems(runs: Sequence[BatchedRun]) -> list[Problem]:
 def _fields(res: TrainResult | TrainingError, steps: int) -> dict[str, object]:
     if isinstance(res, TrainingError):
         nan = math.nan
-        net = ShallowReLUNet(1, 1, 1, dtype=torch.float64)
+        net = ShallowReLUNet(1, 1, 1, dtype=torch.float64, init="zeros")
         return {
             "net": net,
             "objective": nan,

@@ -170,10 +170,9 @@ def run_batch(
         if isinstance(res, TrainResult):
             net = res.net.cpu()
         else:  # a failed run stores an empty placeholder network
-            net = ShallowReLUNet(x.shape[1], Y.shape[1], 1, cfg.skip, dtype=torch.float64)
-            with torch.no_grad():
-                for p in net.parameters():
-                    p.zero_()
+            net = ShallowReLUNet(
+                x.shape[1], Y.shape[1], 1, cfg.skip, dtype=torch.float64, init="zeros"
+            )
         row["network"] = network_blob(net)
         rows.append(row)
     return rows

@@ -340,7 +340,7 @@ def unstack(state: BatchState, i: int) -> ShallowReLUNet:
     t = int(state.task_mask[i].sum())
     d = int(state.W.shape[2])
     skip = bool(state.skip[i] > 0)
-    net = ShallowReLUNet(d, t, k, skip, dtype=state.W.dtype).to(state.W.device)
+    net = ShallowReLUNet(d, t, k, skip, dtype=state.W.dtype, init="zeros").to(state.W.device)
     with torch.no_grad():
         net.w.copy_(state.W[i, :k])
         net.b.copy_(state.b[i, :k])

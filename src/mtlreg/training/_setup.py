@@ -156,10 +156,8 @@ class Scaling:
         dtype: torch.dtype,
     ) -> ShallowReLUNet:
         """The network with no active neuron and the least-squares affine part (if skip)."""
-        net = ShallowReLUNet(xs.shape[1], ys.shape[1], width, skip, dtype=dtype)
+        net = ShallowReLUNet(xs.shape[1], ys.shape[1], width, skip, dtype=dtype, init="zeros")
         with torch.no_grad():
-            for p in net.parameters():
-                p.zero_()
             if net.A is not None and net.c is not None:
                 design = np.concatenate([xs, np.ones((xs.shape[0], 1))], axis=1)
                 coef, *_ = np.linalg.lstsq(design, ys, rcond=None)

@@ -113,7 +113,7 @@ def hinge_network(
     affine part. Balancing makes its weight decay the sum of the changes' norms.
     """
     m, n_tasks = changes.shape
-    net = ShallowReLUNet(1, n_tasks, width, skip=True, dtype=dtype)
+    net = ShallowReLUNet(1, n_tasks, width, skip=True, dtype=dtype, init="zeros")
     w = np.zeros((width, 1))
     b = np.zeros(width)
     v = np.zeros((width, n_tasks))
