@@ -160,7 +160,10 @@ def plot(df: Any, out: Path) -> list[Path]:
 
     dims = sorted(set(df["d"]))
     with _style.context():
-        fig, axes = _style.subplots(2, len(dims), panel_height=2.6, sharey="col")
+        # page width even for one d: the panel titles and the legend need the room
+        fig, axes = _style.subplots(
+            2, len(dims), width=_style.PAGE_WIDTH, panel_height=2.6, sharey="col"
+        )
         for j, d in enumerate(dims):
             sub = df[df["d"] == d]
             for i, xcol in enumerate(("train_mse", "test_mse")):
