@@ -439,6 +439,8 @@ def _newton_lowrank(
     c: NDArray[np.float64],
     grad: NDArray[np.float64],
     extra: NDArray[np.float64] | None = None,
+    *,
+    shift: bool = False,
 ) -> NDArray[np.float64] | None:
     """The Newton system of :func:`_newton_step` solved exactly by Woodbury.
 
@@ -452,7 +454,11 @@ def _newton_lowrank(
     penalty (:func:`_group_lasso_smooth`), whose blocks are ``c_k (I - alpha_k u_k
     u_k^T)``, has ``extra_k = s_k (1 - alpha_k) / alpha_k`` (``alpha_k = 1``: the exact
     norm; a block with ``u_k = 0`` decouples). Returns ``None`` when that system is
-    singular to working precision.
+    singular to working precision, unless ``shift``: rounding can leave the PSD Schur
+    complement (a Hadamard product of Gram matrices) slightly indefinite when it is
+    nearly singular, and a diagonal shift of 1e-13 of its largest entry (up to 1e-7)
+    then gives the Newton step of a slightly larger Hessian (smaller ``alpha_k``), still a
+    descent direction.
     """
     n = a.shape[0]
     s = 1.0 / c
@@ -472,11 +478,16 @@ def _newton_lowrank(
         schur[np.diag_indices_from(schur)] += extra
     # right-hand side Q^T M^-1 (h p) - q, with (Q^T y)_k = h s_k a_k^T y u_k
     rhs = h2 * s * ((mi_a.T @ p) * u).sum(axis=1) - q
-    try:
-        lo = np.linalg.cholesky(schur)
-        z = _cho_solve(lo, rhs[:, None])[:, 0]
-    except np.linalg.LinAlgError:
+    jitter = 0.0
+    for _ in range(4 if shift else 1):
+        try:
+            lo = np.linalg.cholesky(schur + jitter * np.eye(len(s)) if jitter else schur)
+            break
+        except np.linalg.LinAlgError:
+            jitter = max(100.0 * jitter, 1e-13 * max(float(np.diag(schur).max()), 1e-300))
+    else:
         return None
+    z = _cho_solve(lo, rhs[:, None])[:, 0]
     # y = M^-1 (h p - Q z), and delta = Lambda^-1 (grad - h a^T y - U z)
     hy = h2 * (mi_p - mi_a @ ((s * z)[:, None] * u))
     delta = s[:, None] * (grad - a.T @ hy - z[:, None] * u)
@@ -494,6 +505,7 @@ def _group_lasso_smooth(
     shrink: float = 0.1,
     rel_eps: float = 1e-10,
     max_steps: int = 40,
+    shift: bool = False,
 ) -> NDArray[np.float64] | None:
     """The finite group lasso through its smoothing.
 
@@ -503,7 +515,8 @@ def _group_lasso_smooth(
     system is solved exactly by :func:`_newton_lowrank` (O(K^3 + K^2 (N + T))). The
     blocks that stay at the smoothing's scale are returned as zero; the caller polishes
     the support (Newton on the nonzero blocks, block coordinate descent for the rest).
-    Returns ``None`` if a Newton system is singular to working precision.
+    Returns ``None`` if a Newton system is singular to working precision (unless
+    ``shift``, see :func:`_newton_lowrank`).
 
     Measured on a finite problem of random d = 3 column generation (N = 30, r = 29
     outputs, K = 202 atoms, lam 1.1e-5): the same optimum as Clarabel to 2e-16 relative
@@ -544,7 +557,7 @@ def _group_lasso_smooth(
             u[on] = v[on] / norms[on, None]
             extra = np.ones(k)
             extra[on] = (1.0 / c[on]) * (eps * eps) / sq[on]  # s (1 - alpha) / alpha
-            delta = _newton_lowrank(a, u, c, grad, extra)
+            delta = _newton_lowrank(a, u, c, grad, extra, shift=shift)
             if delta is None:
                 return None
             decrement = float((grad * delta).sum())
@@ -588,8 +601,9 @@ def _group_lasso(
     conic: bool = True,
 ) -> NDArray[np.float64]:
     """The finite group lasso over fixed atoms: smoothing and Newton
-    (:func:`_group_lasso_smooth`; the interior point solver Clarabel if that fails and
-    atoms x outputs <= ``_CONIC_SIZE``), its negligible blocks set to zero, then Newton
+    (:func:`_group_lasso_smooth`; if a Newton system is singular, the interior point
+    solver Clarabel when atoms x outputs <= ``_CONIC_SIZE``, else the same with shifted
+    Newton systems), its negligible blocks set to zero, then Newton
     and block coordinate descent to polish. Falls back to block coordinate descent alone
     if both fail."""
     ipm = None
@@ -597,6 +611,8 @@ def _group_lasso(
         ipm = _group_lasso_smooth(a, b, v, lam)
         if ipm is None and a.shape[1] * b.shape[1] <= _CONIC_SIZE:
             ipm = _group_lasso_conic(a, b, lam)
+        elif ipm is None:
+            ipm = _group_lasso_smooth(a, b, v, lam, shift=True)
     if ipm is not None:
         norms = np.linalg.norm(ipm, axis=1)
         ipm[norms <= 1e-9 * max(float(norms.max(initial=0.0)), 1e-300)] = 0.0
