@@ -52,10 +52,12 @@ CERTIFIED_TOL_FLOOR = 1e-9
 #: 0.1 noise, T = 1 and 5, lam = 1e-2 and 1e-3, tol 1e-7, all certified): d = 2 with
 #: skip: N = 20 0.1-3.5 s, N = 50 0.2-4.7 s, N = 100 0.8-14 s, N = 200 0.8-21 s; d = 1
 #: without skip: N = 200 0.4-3.2 s, N = 1000 23-26 s (T = 1); d = 3 with skip: N = 20
-#: 0.6-3.1 s, N = 30 1.2-5.0 s, N = 50 3.6-18 s; but d = 3, N = 30 with T = 51 did not
-#: certify in 60 s (N = 20, T = 51: 3-12 s), so d = 3 stops at N = 20. Larger problems
-#: go straight to gradient training.
-AUTO_MAX_SAMPLES: dict[int, int] = {1: 200, 2: 100, 3: 20}
+#: 0.6-3.1 s, N = 30 1.2-5.0 s, N = 50 3.6-18 s. With many tasks d = 3 is the limit:
+#: N = 30, T = 51 certifies in 6-12 s since the finite group lasso is solved by smoothing
+#: and low-rank Newton steps (random labels lam = 1e-4 without skip: 6.2-8.1 s; sin labels
+#: with skip: 6.0-11.6 s; before: not within 60 s), N = 50, T = 51 in 47 s, so d = 3 stops
+#: at N = 30. Larger problems go straight to gradient training.
+AUTO_MAX_SAMPLES: dict[int, int] = {1: 200, 2: 100, 3: 30}
 #: Wall-clock budget (seconds) of ``method="auto"``'s certified solve of one problem.
 #: Past it the solver stops with its best certified bound and auto also trains by
 #: gradient, returning the better network. ``method="certified"`` keeps the solver's own
