@@ -94,4 +94,16 @@ def relative_gap(gap: float, objective: float) -> float:
     return gap / abs(objective)
 
 
-__all__ = ["OBJECTIVE", "GapFromBound", "SolverResult", "relative_gap"]
+def row_norms(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Euclidean norms of the rows, without underflow or overflow of the squares.
+
+    Weights of a network fitted to inputs or labels far from unit scale may lie far from 1,
+    where ``np.linalg.norm`` would underflow to zero or overflow.
+    """
+    big = np.abs(a).max(axis=1, initial=0.0)
+    safe = np.where(big > 0, big, 1.0)
+    out: NDArray[np.float64] = big * np.linalg.norm(a / safe[:, None], axis=1)
+    return out
+
+
+__all__ = ["OBJECTIVE", "GapFromBound", "SolverResult", "relative_gap", "row_norms"]

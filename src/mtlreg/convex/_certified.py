@@ -34,7 +34,7 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 from threadpoolctl import threadpool_limits
 
-from mtlreg._result import GapFromBound
+from mtlreg._result import GapFromBound, row_norms
 from mtlreg._validation import check_inputs, check_int, check_number, check_targets
 from mtlreg.convex._oracle import EXACT_DIMS, OracleResult, dual_norm
 from mtlreg.model import ShallowReLUNet
@@ -102,8 +102,8 @@ class CertifiedSolution(GapFromBound):
         """
         d = self.weights.shape[1]
         t = self.V.shape[1]
-        vn = _row_norms(self.V)
-        wn = _row_norms(self.weights)
+        vn = row_norms(self.V)
+        wn = row_norms(self.weights)
         keep = vn > 0
         # w_k / ||w_k|| * sqrt(||w_k|| ||V_k||) = w_k * sqrt(||V_k||) / sqrt(||w_k||)
         a = np.sqrt(vn[keep]) / np.sqrt(np.where(wn[keep] > 0, wn[keep], vn[keep]))
@@ -112,7 +112,7 @@ class CertifiedSolution(GapFromBound):
         v = self.V[keep] / a[:, None]
         const = self.skip_bias
         if not self.skip and np.any(const != 0.0):
-            big = _constant_bias(float(_row_norms(const[None, :])[0]), self.objective, self.lam)
+            big = _constant_bias(float(row_norms(const[None, :])[0]), self.objective, self.lam)
             w = np.concatenate([w, np.zeros((1, d))])
             b = np.concatenate([b, [big]])
             v = np.concatenate([v, (const / big)[None, :]])
@@ -153,14 +153,6 @@ def _constant_bias(norm: float, objective: float, lam: float) -> float:
     else:
         log_b = math.log(norm) + math.log(1e6)
     return math.exp(min(max(log_b, math.log(1e-300)), math.log(1e300)))
-
-
-def _row_norms(a: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Euclidean norms of the rows, without underflow or overflow of the squares."""
-    big = np.abs(a).max(axis=1, initial=0.0)
-    safe = np.where(big > 0, big, 1.0)
-    out: NDArray[np.float64] = big * np.linalg.norm(a / safe[:, None], axis=1)
-    return out
 
 
 # ----------------------------------------------------------------------------- duality
@@ -837,7 +829,7 @@ def _maps_back(
     if np.any(a_unit != 0.0) and not np.any(np.abs(skip_w) >= np.finfo(np.float64).tiny):
         return False
     if v.size and penalty > 0.0:
-        if abs(float(_row_norms(v).sum()) - penalty) > 1e-9 * penalty:
+        if abs(float(row_norms(v).sum()) - penalty) > 1e-9 * penalty:
             return False
     elif v.size and np.any(v != 0.0):
         return False

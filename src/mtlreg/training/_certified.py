@@ -32,9 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from numpy.typing import NDArray
 
-from mtlreg._result import relative_gap
+from mtlreg._result import relative_gap, row_norms
 from mtlreg.training._base import Checked, Outcome, Recipe, TrainOptions
 from mtlreg.training._history import TrainHistory, TrainResult
 from mtlreg.training._setup import objective_terms
@@ -113,18 +112,6 @@ def solve_certified(
     return sol
 
 
-def _row_norms(a: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Euclidean norms of the rows, without underflow or overflow of the squares.
-
-    Output weights scale like (label scale) / (input scale) and may lie far from 1, where
-    ``np.linalg.norm`` would underflow to zero or overflow.
-    """
-    big = np.abs(a).max(axis=1, initial=0.0)
-    safe = np.where(big > 0, big, 1.0)
-    out: NDArray[np.float64] = big * np.linalg.norm(a / safe[:, None], axis=1)
-    return out
-
-
 def compact(sol: CertifiedSolution, x: np.ndarray) -> CertifiedSolution:
     """Merge neurons with one activation pattern on ``x`` and parallel output weights.
 
@@ -136,7 +123,7 @@ def compact(sol: CertifiedSolution, x: np.ndarray) -> CertifiedSolution:
     1``, the merged neuron costs ``||a|| sum_k s_k <= sum_k s_k``. The result keeps the
     solver's bound and is re-measured by the caller.
     """
-    vn = _row_norms(sol.V)
+    vn = row_norms(sol.V)
     keep = vn > 0.0
     w, b, v, vn = sol.weights[keep], sol.biases[keep], sol.V[keep], vn[keep]
     if len(w) < 2:
@@ -181,7 +168,7 @@ def compact(sol: CertifiedSolution, x: np.ndarray) -> CertifiedSolution:
 
 def _required_width(sol: CertifiedSolution) -> int:
     """Neurons of ``sol.to_network()`` (the free constant without skip is one more)."""
-    n = int((_row_norms(sol.V) > 0.0).sum())
+    n = int((row_norms(sol.V) > 0.0).sum())
     if not sol.skip and np.any(sol.skip_bias != 0.0):
         n += 1
     return max(n, 1)
